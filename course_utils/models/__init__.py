@@ -1,0 +1,1 @@
+"""Reference models, one module per family (added chapter by chapter)."""

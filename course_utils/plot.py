@@ -1,0 +1,98 @@
+"""Figures the chapters share: decision boundaries, learning curves, image grids.
+
+Every function draws on a matplotlib ``Axes`` (a new one when ``ax`` is None)
+and returns it, so notebooks can combine them into larger figures.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def _axes(ax: plt.Axes | None, figsize: tuple[float, float] = (5, 4)) -> plt.Axes:
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def plot_decision_boundary(
+    predict: Callable[[np.ndarray], np.ndarray],
+    X: np.ndarray,
+    y: np.ndarray,
+    ax: plt.Axes | None = None,
+    title: str = "Decision boundary",
+    resolution: int = 200,
+    margin: float = 0.5,
+) -> plt.Axes:
+    """Colour the plane by ``predict`` (points (M, 2) -> labels (M,)) and scatter the data on top."""
+    X = np.asarray(X)
+    y = np.asarray(y)
+    ax = _axes(ax)
+    x_min, x_max = X[:, 0].min() - margin, X[:, 0].max() + margin
+    y_min, y_max = X[:, 1].min() - margin, X[:, 1].max() + margin
+    xx, yy = np.meshgrid(np.linspace(x_min, x_max, resolution), np.linspace(y_min, y_max, resolution))
+    grid = np.c_[xx.ravel(), yy.ravel()].astype(X.dtype)  # (resolution**2, 2)
+    zz = np.asarray(predict(grid)).reshape(xx.shape)
+    n_classes = int(max(y.max(), zz.max())) + 1
+    levels = np.arange(n_classes + 1) - 0.5
+    ax.contourf(xx, yy, zz, levels=levels, cmap="coolwarm" if n_classes == 2 else "viridis", alpha=0.35)
+    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm" if n_classes == 2 else "viridis", s=12, edgecolors="k", linewidths=0.3)
+    ax.set(title=title, xlabel="$x_1$", ylabel="$x_2$", xlim=(x_min, x_max), ylim=(y_min, y_max))
+    return ax
+
+
+def plot_learning_curves(
+    history: Mapping[str, Sequence[float]],
+    metrics: Sequence[str] = ("loss", "accuracy"),
+    axes: Sequence[plt.Axes] | None = None,
+    title: str = "",
+) -> Sequence[plt.Axes]:
+    """One panel per metric with its ``train_*`` and ``val_*`` curves against the epoch."""
+    if axes is None:
+        _, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.5), squeeze=False)
+        axes = axes[0]
+    for ax, metric in zip(axes, metrics):
+        for split in ("train", "val"):
+            values = history.get(f"{split}_{metric}") or (history.get(metric) if split == "train" else None)
+            if values:
+                ax.plot(np.arange(1, len(values) + 1), values, marker="o", ms=3, label=split)
+        ax.set(xlabel="epoch", ylabel=metric, title=f"{title} {metric}".strip())
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return axes
+
+
+def show_image_grid(
+    images,
+    labels: Sequence | None = None,
+    ncols: int = 8,
+    title: str = "",
+    cmap: str = "gray",
+    scale: float = 1.2,
+) -> plt.Figure:
+    """Show images (N, H, W), (N, 1, H, W) or (N, 3, H, W) in a grid with optional labels."""
+    if hasattr(images, "detach"):
+        images = images.detach().cpu().numpy()
+    images = np.asarray(images)
+    if images.ndim == 4:
+        images = images[:, 0] if images.shape[1] == 1 else images.transpose(0, 2, 3, 1)  # to (N, H, W[, 3])
+    n = len(images)
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * ncols, scale * nrows + (0.4 if title else 0)), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            image = images[i]
+            if image.ndim == 3:  # colour: rescale into [0, 1] for imshow
+                image = (image - image.min()) / max(float(image.max() - image.min()), 1e-8)
+            ax.imshow(image, cmap=cmap if image.ndim == 2 else None)
+            if labels is not None:
+                ax.set_title(str(labels[i]), fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,48 @@
+"""nbgrader configuration for the course.
+
+Instructor sources (solutions + hidden tests) live in ``solutions/``, the
+released student notebooks in ``assignments/``. Everything produced while
+grading (submissions, autograded copies, feedback, the gradebook database)
+goes under ``grading/``, which git ignores. Set ``COURSE_GRADING_DIR`` to put
+that workspace somewhere else.
+"""
+
+import os
+from pathlib import Path
+
+c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
+
+ROOT = Path(__file__).resolve().parent
+WORKSPACE = Path(os.environ.get("COURSE_GRADING_DIR", ROOT / "grading")).resolve()
+
+c.CourseDirectory.course_id = "open-deep-learning"
+c.CourseDirectory.root = str(ROOT)
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "assignments"
+# Everything below is grading output and stays out of the repository.
+c.CourseDirectory.submitted_directory = str(WORKSPACE / "submitted")
+c.CourseDirectory.autograded_directory = str(WORKSPACE / "autograded")
+c.CourseDirectory.feedback_directory = str(WORKSPACE / "feedback")
+# nbgrader's default "solution" sits confusingly beside solutions/; move it away.
+c.CourseDirectory.solution_directory = str(WORKSPACE / "released_solutions")
+c.CourseDirectory.source_with_tests_directory = str(WORKSPACE / "source_with_tests")
+c.CourseDirectory.db_url = os.environ.get("COURSE_GRADEBOOK_URL", f"sqlite:///{WORKSPACE / 'gradebook.db'}")
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
+
+# Students' notebooks run with the tiny budget (nbgrader sets NBGRADER_EXECUTION).
+c.Execute.timeout = 120
+c.Execute.interrupt_on_timeout = True
+
+# Put back test cells a student deleted, so they score zero instead of crashing grading.
+c.OverwriteCells.add_missing_cells = True
+
+# Known harmless library warnings on stderr must not zero a test cell.
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = (
+    r"(?:UserWarning|DeprecationWarning|FutureWarning|RuntimeWarning: invalid value"
+    r"|Matplotlib is building the font cache|oneDNN custom operations)"
+)
+
+# Released notebooks: the stub students see in solution cells.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"

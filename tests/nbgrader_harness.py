@@ -1,0 +1,175 @@
+"""Drive nbgrader the way an instructor does, in a throw-away course directory.
+
+Used by the assignment tests and runnable by hand:
+
+    python tests/nbgrader_harness.py a01_neural_net_from_scratch
+
+prints the autograded score of the solution, the blank release and every mutant.
+
+A *mutant* (``tests/mutants/<assignment>/<name>.py``) is a plausible wrong
+solution. Its file replaces whole solution cells, addressed by ``grade_id``::
+
+    # Mutant: softmax without the max shift
+    # %% grade_id=softmax
+    def softmax(z): ...
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "solutions"
+ASSIGNMENTS = ROOT / "assignments"
+MUTANTS = ROOT / "tests" / "mutants"
+
+SOLUTION_MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
+SECTION = re.compile(r"^# %% grade_id=(\S+)\s*$", re.M)
+
+
+def discover_assignments() -> list[str]:
+    """Every ``solutions/<id>/<id>.ipynb``: the assignments the tests cover."""
+    if not SOLUTIONS.is_dir():
+        return []
+    return sorted(p.name for p in SOLUTIONS.iterdir() if (p / f"{p.name}.ipynb").is_file())
+
+
+@dataclass
+class Mutant:
+    name: str
+    description: str
+    cells: dict[str, str]  # grade_id -> replacement source
+
+
+def load_mutants(assignment: str) -> list[Mutant]:
+    """Parse every mutant file of ``assignment``."""
+    mutants = []
+    for path in sorted((MUTANTS / assignment).glob("*.py")):
+        text = path.read_text()
+        first = text.splitlines()[0] if text else ""
+        if not first.startswith("# Mutant:"):
+            raise ValueError(f"{path}: first line must be '# Mutant: <what is wrong>'")
+        parts = SECTION.split(text)
+        cells = {parts[i]: parts[i + 1].strip("\n") + "\n" for i in range(1, len(parts), 2)}
+        if not cells:
+            raise ValueError(f"{path}: no '# %% grade_id=...' section")
+        mutants.append(Mutant(path.stem, first[len("# Mutant:"):].strip(), cells))
+    return mutants
+
+
+def _nbgrader_meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def strip_solution_markers(source: str) -> str:
+    return "\n".join(line for line in source.splitlines() if not SOLUTION_MARKERS.match(line))
+
+
+def build_submission(assignment: str, overrides: dict[str, str] | None = None, release: Path | None = None):
+    """A student's notebook: the release with every answer cell filled from the solution, then ``overrides`` applied."""
+    overrides = dict(overrides or {})
+    solution = nbformat.read(SOLUTIONS / assignment / f"{assignment}.ipynb", as_version=4)
+    released = nbformat.read(release or ASSIGNMENTS / assignment / f"{assignment}.ipynb", as_version=4)
+    answers = {_nbgrader_meta(c)["grade_id"]: c.source for c in solution.cells if _nbgrader_meta(c).get("solution")}
+    for cell in released.cells:
+        grade_id = _nbgrader_meta(cell).get("grade_id")
+        if grade_id in overrides:
+            cell.source = overrides.pop(grade_id)
+        elif grade_id in answers:
+            cell.source = strip_solution_markers(answers[grade_id])
+    if overrides:
+        raise KeyError(f"{assignment}: no answer cells with grade_id {sorted(overrides)}")
+    return released
+
+
+class Course:
+    """A temporary nbgrader course: the repository's config and sources, a private gradebook."""
+
+    def __init__(self, root: Path, assignments: list[str]):
+        self.root = Path(root)
+        self.grading = self.root / "grading"
+        self.root.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / "nbgrader_config.py", self.root / "nbgrader_config.py")
+        for assignment in assignments:
+            shutil.copytree(SOLUTIONS / assignment, self.root / "solutions" / assignment, dirs_exist_ok=True)
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["COURSE_GRADING_DIR"] = str(self.grading)
+        env.pop("COURSE_GRADEBOOK_URL", None)
+        env.setdefault("MPLBACKEND", "Agg")
+        return env
+
+    def nbgrader(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+        """Run one nbgrader command in the course directory; raise with its log on failure."""
+        result = subprocess.run(
+            [sys.executable, "-m", "nbgrader", *args],
+            cwd=self.root, env=self.env(), capture_output=True, text=True, timeout=timeout,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"nbgrader {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def generate(self, assignment: str) -> Path:
+        self.nbgrader("generate_assignment", assignment, "--force")
+        return self.root / "assignments" / assignment / f"{assignment}.ipynb"
+
+    def submit(self, student: str, assignment: str, nb) -> Path:
+        folder = self.grading / "submitted" / student / assignment
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{assignment}.ipynb"
+        nbformat.write(nb, path)
+        return path
+
+    def autograde(self, assignment: str) -> subprocess.CompletedProcess:
+        return self.nbgrader("autograde", assignment, "--force")
+
+    def scores(self, assignment: str) -> dict[str, tuple[float, float]]:
+        """Autograded (code) score and its maximum for every student of ``assignment``."""
+        from nbgrader.api import Gradebook
+
+        with Gradebook(f"sqlite:///{self.grading / 'gradebook.db'}") as gb:
+            max_score = gb.find_assignment(assignment).max_code_score
+            return {
+                sub.student.id: (float(sub.code_score), float(max_score))
+                for sub in gb.find_assignment(assignment).submissions
+            }
+
+
+def grade_all(assignment: str, workdir: Path) -> tuple[Course, dict[str, tuple[float, float]]]:
+    """Generate, submit solution/blank/mutants, autograde once, return scores by student."""
+    course = Course(workdir, [assignment])
+    release = course.generate(assignment)
+    course.submit("solution", assignment, build_submission(assignment, release=release))
+    course.submit("blank", assignment, nbformat.read(release, as_version=4))
+    for mutant in load_mutants(assignment):
+        course.submit(f"mutant-{mutant.name}", assignment, build_submission(assignment, mutant.cells, release=release))
+    course.autograde(assignment)
+    return course, course.scores(assignment)
+
+
+def main(argv: list[str]) -> int:
+    import tempfile
+    import time
+
+    for assignment in argv[1:] or discover_assignments():
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            _, scores = grade_all(assignment, Path(tmp))
+            elapsed = time.perf_counter() - start
+        print(f"{assignment} ({elapsed:.0f} s for {len(scores)} submissions)")
+        for student, (score, max_score) in sorted(scores.items()):
+            print(f"  {student:40s} {score:5.1f} / {max_score:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
