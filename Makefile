@@ -35,11 +35,15 @@ test-fast: install
 lab: install
 	$(BIN)/jupyter lab
 
-## Regenerate assignments/ from solutions/ with nbgrader.
+## Regenerate assignments/ from solutions/ with nbgrader. Each release is
+## generated into a scratch folder first, so a failure never deletes the old one.
 assignments: install
-	@for a in $(ASSIGNMENTS); do \
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	for a in $(ASSIGNMENTS); do \
 		echo "generate_assignment $$a"; \
-		$(BIN)/nbgrader generate_assignment "$$a" --force --CourseDirectory.db_url=sqlite:// || exit 1; \
+		PATH="$(abspath $(BIN)):$$PATH" COURSE_GRADING_DIR="$$tmp/grading" $(BIN)/nbgrader generate_assignment "$$a" --force \
+			--CourseDirectory.release_directory="$$tmp/release" ; \
+		rm -rf "assignments/$$a"; mkdir -p assignments; cp -r "$$tmp/release/$$a" "assignments/$$a"; \
 	done
 
 ## Rewrite the Colab set-up cells from _config.yml and strip outputs.

@@ -14,6 +14,7 @@ c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 
 ROOT = Path(__file__).resolve().parent
 WORKSPACE = Path(os.environ.get("COURSE_GRADING_DIR", ROOT / "grading")).resolve()
+WORKSPACE.mkdir(parents=True, exist_ok=True)  # SQLite cannot create gradebook.db in a missing folder
 
 c.CourseDirectory.course_id = "open-deep-learning"
 c.CourseDirectory.root = str(ROOT)

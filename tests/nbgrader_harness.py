@@ -96,7 +96,7 @@ class Course:
     def __init__(self, root: Path, assignments: list[str]):
         self.root = Path(root)
         self.grading = self.root / "grading"
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.grading.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / "nbgrader_config.py", self.root / "nbgrader_config.py")
         for assignment in assignments:
             shutil.copytree(SOLUTIONS / assignment, self.root / "solutions" / assignment, dirs_exist_ok=True)
@@ -106,6 +106,8 @@ class Course:
         env["COURSE_GRADING_DIR"] = str(self.grading)
         env.pop("COURSE_GRADEBOOK_URL", None)
         env.setdefault("MPLBACKEND", "Agg")
+        # nbgrader runs `alembic` as a program when it creates a gradebook
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         return env
 
     def nbgrader(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
