@@ -5,13 +5,18 @@ hyperparameters and defaults, and updates parameters in place from their
 ``.grad``, so ``step()`` can replace the torch optimiser in any training loop.
 The tests check that parameter trajectories agree with torch step for step.
 
+The end of the file holds :data:`SURFACES`, two 2-D loss functions with known
+minima (an ill-conditioned quadratic bowl and Rosenbrock's banana) on which
+chapter 3 draws the optimisers' trajectories.
+
 Notation in comments: ``g`` gradient, ``m`` first moment (momentum),
 ``v`` second moment (running mean of g^2), ``t`` step number from 1.
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+from dataclasses import dataclass
+from typing import Callable, Iterable
 
 import torch
 
@@ -27,14 +32,25 @@ class Optimizer:
             raise ValueError("optimizer got an empty parameter list")
         if lr < 0:
             raise ValueError(f"learning rate must be >= 0, got {lr}")
-        self.lr = lr
+        self.param_groups = [{"params": self.params, "lr": lr}]  # what torch's schedulers and fit() read
         self.weight_decay = weight_decay
         self.state: list[dict[str, torch.Tensor | int]] = [{} for _ in self.params]
 
-    def zero_grad(self) -> None:
+    @property
+    def lr(self) -> float:
+        return self.param_groups[0]["lr"]
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self.param_groups[0]["lr"] = value
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients of the last backward pass."""
         for p in self.params:
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.zero_()
 
     @torch.no_grad()
     def step(self) -> None:
@@ -158,7 +174,9 @@ class Adam(Optimizer):
         t = state["t"]
         m = state["m"].mul_(self.beta1).add_((1 - self.beta1) * g)
         v = state["v"].mul_(self.beta2).add_((1 - self.beta2) * g * g)
-        m_hat = m / (1 - self.beta1**t)  # without this, early steps are too small (m starts at 0)
+        # m and v start at 0, so early on they underestimate; v more so (beta2 > beta1), which
+        # without correction makes the first steps too large (about 3x at t = 1 with default betas)
+        m_hat = m / (1 - self.beta1**t)
         v_hat = v / (1 - self.beta2**t)
         p.add_(-self.lr * m_hat / (v_hat.sqrt() + self.eps))
 
@@ -172,3 +190,55 @@ OPTIMIZERS = {
     "AdaDelta": Adadelta,
     "Adam": Adam,
 }
+
+
+# ------------------------------------------------------------ 2-D test surfaces
+# Small loss functions of two parameters, used to draw optimiser trajectories
+# (chapter 3 and course_utils.widgets.optimizer_explorer). Each takes a tensor
+# whose last dimension holds (x, y), so one call evaluates a single point (2,)
+# or a whole plotting grid (H, W, 2).
+
+
+def quadratic_bowl(xy: torch.Tensor) -> torch.Tensor:
+    """Ill-conditioned bowl f = (x^2 + 10 y^2) / 2; minimum 0 at (0, 0).
+
+    The Hessian is diag(1, 10): the valley is 10 times steeper across (y) than
+    along (x), so plain gradient descent must keep lr < 2/10 and then crawls along x.
+    """
+    x, y = xy[..., 0], xy[..., 1]
+    return 0.5 * (x**2 + 10.0 * y**2)
+
+
+def rosenbrock(xy: torch.Tensor) -> torch.Tensor:
+    """Rosenbrock's banana f = (1 - x)^2 + 100 (y - x^2)^2; minimum 0 at (1, 1).
+
+    The minimum lies in a long, curved, flat-bottomed valley along y = x^2:
+    easy to fall into, slow to follow (Rosenbrock, 1960).
+    """
+    x, y = xy[..., 0], xy[..., 1]
+    return (1.0 - x) ** 2 + 100.0 * (y - x**2) ** 2
+
+
+@dataclass(frozen=True)
+class Surface:
+    """A 2-D test function with its known minimiser, a starting point and a plotting window."""
+
+    name: str
+    fn: Callable[[torch.Tensor], torch.Tensor]
+    minimum: tuple[float, float]  # where f reaches its minimum value, 0
+    start: tuple[float, float]  # the default starting point of the trajectories
+    xlim: tuple[float, float]
+    ylim: tuple[float, float]
+    formula: str  # LaTeX, for titles
+
+    def __call__(self, xy: torch.Tensor) -> torch.Tensor:
+        return self.fn(xy)
+
+
+SURFACES = {
+    "quadratic bowl": Surface("quadratic bowl", quadratic_bowl, minimum=(0.0, 0.0), start=(-4.0, 1.5),
+                              xlim=(-4.5, 3.0), ylim=(-2.0, 2.0), formula=r"$f = (x^2 + 10\,y^2)/2$"),
+    "rosenbrock": Surface("rosenbrock", rosenbrock, minimum=(1.0, 1.0), start=(-1.2, 1.0),
+                          xlim=(-2.0, 2.0), ylim=(-1.0, 3.0), formula=r"$f = (1 - x)^2 + 100\,(y - x^2)^2$"),
+}
+"""Name -> :class:`Surface`; the minimum value of each function is 0, at ``surface.minimum``."""

@@ -91,3 +91,53 @@ def test_adam_on_cuda_matches_torch():
             (p**4).sum().backward()
             opt.step()
     torch.testing.assert_close(p1, p2)
+
+
+# ------------------------------------------------------------ 2-D test surfaces
+@pytest.mark.parametrize("name", list(optim.SURFACES))
+def test_surface_gradient_vanishes_at_its_documented_minimum(name):
+    surface = optim.SURFACES[name]
+    at_minimum = torch.tensor(surface.minimum, dtype=torch.float64, requires_grad=True)
+    value = surface(at_minimum)
+    (grad,) = torch.autograd.grad(value, at_minimum)
+    assert value.ndim == 0 and value.item() == pytest.approx(0.0, abs=1e-12)
+    torch.testing.assert_close(grad, torch.zeros(2, dtype=torch.float64), atol=1e-12, rtol=0)
+    # and it is a minimum: every nearby point is higher, and the Hessian is positive definite
+    hessian = torch.autograd.functional.hessian(surface, at_minimum.detach())
+    assert torch.linalg.eigvalsh(hessian).min() > 0
+    nearby = at_minimum.detach() + 1e-3 * torch.randn(100, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    assert (surface(nearby) > value.detach()).all()
+
+
+def test_surfaces_have_their_textbook_values():
+    bowl, banana = optim.SURFACES["quadratic bowl"], optim.SURFACES["rosenbrock"]
+    point = torch.tensor([2.0, -1.0], dtype=torch.float64)
+    assert bowl(point).item() == pytest.approx(0.5 * (4 + 10 * 1))
+    assert banana(point).item() == pytest.approx((1 - 2) ** 2 + 100 * (-1 - 4) ** 2)
+    assert banana(torch.tensor([-1.2, 1.0])).item() == pytest.approx(24.2)  # the classic start
+    grid = torch.zeros(3, 4, 2)
+    assert bowl(grid).shape == (3, 4)  # the last dimension holds (x, y): grids evaluate in one call
+    hessian = torch.autograd.functional.hessian(bowl, torch.zeros(2, dtype=torch.float64))
+    torch.testing.assert_close(hessian, torch.diag(torch.tensor([1.0, 10.0], dtype=torch.float64)))
+
+
+@pytest.mark.parametrize("name", list(optim.SURFACES))
+def test_surface_start_and_minimum_lie_in_the_plotting_window(name):
+    surface = optim.SURFACES[name]
+    for x, y in (surface.start, surface.minimum):
+        assert surface.xlim[0] < x < surface.xlim[1] and surface.ylim[0] < y < surface.ylim[1]
+    assert surface(torch.tensor(surface.start)).item() > 1.0  # the start is well above the minimum
+
+
+def test_from_scratch_optimizer_works_with_the_course_trainer():
+    from course_utils import data, train
+
+    torch.manual_seed(0)
+    X = torch.randn(64, 2)
+    y = (X[:, 0] > 0).long()
+    model = torch.nn.Linear(2, 2)
+    batches = data.DeviceLoader(X, y, batch_size=16, seed=0)
+    history = train.fit(model, batches, batches, epochs=5, optimizer=optim.Adam(model.parameters(), lr=0.1),
+                        progress=False)
+    assert history["lr"] == [0.1] * 5
+    assert history["val_accuracy"][-1] > 0.9
