@@ -83,6 +83,7 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum needs momentum > 0 and zero dampening")
         self.momentum, self.dampening, self.nesterov = momentum, dampening, nesterov
 
+    @reference
     def update(self, p, g, state):
         if self.momentum:
             if "velocity" not in state:
@@ -104,6 +105,7 @@ class Adagrad(Optimizer):
         super().__init__(params, lr, weight_decay)
         self.lr_decay, self.initial, self.eps = lr_decay, initial_accumulator_value, eps
 
+    @reference
     def update(self, p, g, state):
         if "sum_sq" not in state:
             state["sum_sq"] = torch.full_like(p, self.initial)
@@ -121,6 +123,7 @@ class RMSprop(Optimizer):
         super().__init__(params, lr, weight_decay)
         self.alpha, self.eps, self.momentum, self.centered = alpha, eps, momentum, centered
 
+    @reference
     def update(self, p, g, state):
         if "v" not in state:
             state["v"] = torch.zeros_like(p)
@@ -147,6 +150,7 @@ class Adadelta(Optimizer):
         super().__init__(params, lr, weight_decay)
         self.rho, self.eps = rho, eps
 
+    @reference
     def update(self, p, g, state):
         if "v" not in state:
             state["v"] = torch.zeros_like(p)  # running mean of g^2
@@ -167,6 +171,7 @@ class Adam(Optimizer):
         self.beta1, self.beta2 = betas
         self.eps = eps
 
+    @reference
     def update(self, p, g, state):
         if "m" not in state:
             state["m"] = torch.zeros_like(p)

@@ -60,3 +60,23 @@ def test_numerical_gradient_matches_analytic():
     x = rng.normal(size=3)
     grad = G.numerical_gradient(lambda: float(x @ A @ x), x)
     np.testing.assert_allclose(grad, (A + A.T) @ x, rtol=1e-6, atol=1e-8)
+
+
+def test_reference_optimizer_update_is_blocked_too():
+    import torch
+
+    from course_utils import optim
+
+    class Borrowed:
+        """A student optimizer that calls the course's update rule instead of writing it."""
+
+        def __init__(self, p):
+            self.p, self.state, self.lr, self.momentum, self.nesterov, self.dampening = p, {}, 0.1, 0.0, False, 0.0
+
+        def step(self):
+            optim.SGD.update(self, self.p, self.p.grad, self.state)
+
+    p = torch.ones(2, requires_grad=True)
+    p.grad = torch.ones(2)
+    with pytest.raises(AssertionError, match="reference implementation"):
+        G.call_student(lambda: Borrowed(p).step())
