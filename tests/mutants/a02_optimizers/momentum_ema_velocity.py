@@ -1,0 +1,21 @@
+# Mutant: momentum as an exponential average, v = mu * v + (1 - mu) * g, starting from v = 0 (not torch's v = mu * v + g)
+# %% grade_id=sgd_momentum
+class SGDMomentum(Optimizer):
+    """SGD with momentum, like torch.optim.SGD(params, lr, momentum=..., weight_decay=...)."""
+
+    def __init__(self, params, lr, momentum=0.9, weight_decay=0.0):
+        super().__init__(params, lr)
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+
+    @torch.no_grad()
+    def step(self):
+        """One step: v <- momentum * v + grad (v = grad on the first step), p <- p - lr * v."""
+        for param, state in zip(self.params, self.state):
+            if param.grad is None:
+                continue
+            grad = param.grad + self.weight_decay * param
+            velocity = state.get("velocity", torch.zeros_like(param))
+            velocity = self.momentum * velocity + (1 - self.momentum) * grad
+            state["velocity"] = velocity
+            param -= self.lr * velocity
