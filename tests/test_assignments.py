@@ -81,15 +81,26 @@ def test_release_matches_fresh_generation(graded, assignment):
     assert committed_files == fresh_files
 
 
+def public_lines() -> set[str]:
+    """Lines of the published material (course_utils and the chapters): not secrets even if a solution repeats them."""
+    lines = set()
+    for path in (H.ROOT / "course_utils").rglob("*.py"):
+        lines.update(line.strip() for line in path.read_text().splitlines())
+    for path in (H.ROOT / "book").glob("*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            lines.update(line.strip() for line in cell.source.splitlines())
+    return lines
+
+
 def solution_lines(assignment: str) -> set[str]:
-    """Distinctive lines of solution code and hidden tests in the instructor notebook."""
+    """Distinctive lines of solution code and hidden tests that appear nowhere in the published material."""
     nb = nbformat.read(H.SOLUTIONS / assignment / f"{assignment}.ipynb", as_version=4)
     lines = set()
     for cell in nb.cells:
         for pattern in (r"### BEGIN SOLUTION(.*?)### END SOLUTION", r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS"):
             for block in re.findall(pattern, cell.source, flags=re.S):
                 lines.update(line.strip() for line in block.splitlines() if len(line.strip()) >= 25)
-    return lines
+    return lines - public_lines()
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
