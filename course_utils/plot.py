@@ -1,4 +1,4 @@
-"""Figures the chapters share: decision boundaries, learning curves, image grids.
+"""Figures the chapters share: decision boundaries, learning curves, image grids, confusion matrices.
 
 Every function draws on a matplotlib ``Axes`` (a new one when ``ax`` is None)
 and returns it, so notebooks can combine them into larger figures.
@@ -82,7 +82,10 @@ def show_image_grid(
     n = len(images)
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * ncols, scale * nrows + (0.4 if title else 0)), squeeze=False)
+    label_room = 0.3 if labels is not None else 0.0  # per row: tight_layout alone lets labels overlap the row above
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(scale * ncols, (scale + label_room) * nrows + (0.4 if title else 0)), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
@@ -96,3 +99,35 @@ def show_image_grid(
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_confusion_matrix(
+    y_true,
+    y_pred,
+    class_names: Sequence | None = None,
+    ax: plt.Axes | None = None,
+    title: str = "Confusion matrix",
+    normalize: bool = False,
+    cmap: str = "Blues",
+) -> plt.Axes:
+    """Heat map of how often true class i (row) was predicted as class j (column), each cell annotated.
+
+    With ``normalize=True`` each row is divided by its total, so the diagonal shows per-class recall.
+    """
+    from sklearn.metrics import confusion_matrix
+
+    y_true, y_pred = (np.asarray(v.detach().cpu() if hasattr(v, "detach") else v).ravel() for v in (y_true, y_pred))
+    labels = np.arange(len(class_names)) if class_names is not None else np.union1d(y_true, y_pred)
+    names = [str(name) for name in (class_names if class_names is not None else labels)]
+    counts = confusion_matrix(y_true, y_pred, labels=labels)  # (K, K): rows true, columns predicted
+    values = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalize else counts
+    ax = _axes(ax, figsize=(0.5 * len(labels) + 2.5, 0.5 * len(labels) + 2))
+    image = ax.imshow(values, cmap=cmap, vmin=0)
+    threshold = values.max() / 2
+    for (i, j), value in np.ndenumerate(values):
+        text = f"{value:.2f}" if normalize else f"{value:d}"
+        ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if value > threshold else "black")
+    ticks = np.arange(len(labels))
+    ax.set(xticks=ticks, yticks=ticks, xticklabels=names, yticklabels=names, xlabel="predicted label", ylabel="true label", title=title)
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of the true class" if normalize else "count")
+    return ax

@@ -31,3 +31,39 @@ def test_image_grid_layout():
     assert len(fig.axes) == 12  # 3 rows of 4
     assert fig.axes[9].get_title() == "9"
     plt.close("all")
+
+
+def test_confusion_matrix_counts_match_sklearn_and_are_annotated():
+    from sklearn.metrics import confusion_matrix
+
+    y_true = np.array([0, 0, 1, 1, 1, 2, 2, 2, 2])
+    y_pred = np.array([0, 1, 1, 1, 2, 2, 2, 0, 2])
+    ax = plot.plot_confusion_matrix(y_true, y_pred, class_names=["a", "b", "c"], title="toy")
+    np.testing.assert_array_equal(ax.images[0].get_array(), confusion_matrix(y_true, y_pred))
+    assert [t.get_text() for t in ax.texts] == ["1", "1", "0", "0", "2", "1", "1", "0", "3"]  # row by row
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("predicted label", "true label", "toy")
+    plt.close("all")
+
+
+def test_confusion_matrix_normalised_rows_sum_to_one_and_keep_absent_classes():
+    import torch
+
+    y_true = torch.tensor([0, 0, 1, 1])  # class 2 never occurs
+    y_pred = torch.tensor([0, 1, 1, 1])
+    ax = plot.plot_confusion_matrix(y_true, y_pred, class_names=range(3), normalize=True)
+    values = np.asarray(ax.images[0].get_array())
+    assert values.shape == (3, 3)
+    np.testing.assert_allclose(values.sum(axis=1), [1, 1, 0])  # an empty row stays 0, no division by zero
+    assert ax.texts[0].get_text() == "0.50"
+    plt.close("all")
+
+
+def test_image_grid_labels_do_not_overlap_the_row_above():
+    fig = plot.show_image_grid(np.zeros((20, 1, 28, 28)), labels=[f"{i} -> {i + 1}" for i in range(20)], ncols=12, title="t")
+    fig.canvas.draw()  # applies the layout and the square aspect of the images
+    renderer = fig.canvas.get_renderer()
+    upper_row_bottom = fig.axes[0].get_window_extent(renderer).y0
+    lower_label_top = fig.axes[12].title.get_window_extent(renderer).y1
+    assert lower_label_top <= upper_row_bottom, (lower_label_top, upper_row_bottom)
+    plt.close("all")
