@@ -34,9 +34,15 @@ def toc_files() -> list[str]:
     return files
 
 
+def _cache_state() -> list[tuple[str, int]]:
+    cache = nbtools.ROOT / "_build" / ".jupyter_cache"
+    return sorted((str(p), p.stat().st_mtime_ns) for p in cache.rglob("*")) if cache.exists() else []
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, data_root) -> Path:
     """Build a copy of the book so the real _build/ cache never sees fast-budget outputs."""
+    cache_before = _cache_state()
     work = tmp_path_factory.mktemp("site")
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(nbtools.ROOT / name, work / name)
@@ -45,10 +51,12 @@ def site(tmp_path_factory, data_root) -> Path:
     env = dict(os.environ, COURSE_FAST="1", COURSE_DATA_DIR=str(data_root))
     env.pop("MPLBACKEND", None)
     jb = Path(sys.executable).parent / "jupyter-book"
-    result = subprocess.run([str(jb), "build", str(work)], capture_output=True, text=True, env=env, timeout=1500)
+    # run inside the copy: the execution cache path in _config.yml is relative to the working directory
+    result = subprocess.run([str(jb), "build", "."], cwd=work, capture_output=True, text=True, env=env, timeout=1500)
     log = result.stdout + result.stderr
     assert result.returncode == 0, f"jupyter-book build failed:\n{log[-5000:]}"
     assert "Executing notebook failed" not in log and "Traceback" not in log, log[-5000:]
+    assert _cache_state() == cache_before, "the test build wrote into the repository's execution cache"
     return work / "_build" / "html"
 
 
