@@ -97,7 +97,44 @@ def plot_activation(
     return axes
 
 
-class ActivationExplorer:
+class _FigureExplorer:
+    """Controls above a figure shown as a PNG, redrawn in place through a display handle.
+
+    Subclasses build ``self.controls``, ``self.figure`` (a matplotlib ``Figure``
+    outside pyplot, so the inline backend never shows it twice) and ``redraw()``.
+    """
+
+    controls: widgets.Widget
+    figure: Figure
+    _handle: Any = None
+
+    def _on_change(self, change: dict) -> None:
+        self.redraw()
+
+    def redraw(self) -> None:
+        raise NotImplementedError
+
+    def _refresh(self) -> None:
+        if self._handle is not None:
+            self._handle.update(self.png())
+
+    def png(self) -> Image:
+        """The current figure as a PNG image (what the notebook shows, with or without a kernel)."""
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png", dpi=100)
+        return Image(data=buffer.getvalue(), format="png")
+
+    def show(self) -> None:
+        """Display the controls and the figure; later changes update the figure output in place."""
+        display(self.controls)
+        self._handle = display(self.png(), display_id=True)
+
+    def _ipython_display_(self) -> None:
+        if self._handle is None:  # the explorer function has already displayed it
+            self.show()
+
+
+class ActivationExplorer(_FigureExplorer):
     """Controls plus a figure that redraws on every change (built by :func:`activation_explorer`).
 
     Attributes a notebook or a test may use: ``dropdown``, ``alpha_slider``,
@@ -122,9 +159,6 @@ class ActivationExplorer:
             control.observe(self._on_change, names="value")
         self.redraw()
 
-    def _on_change(self, change: dict) -> None:
-        self.redraw()
-
     def redraw(self) -> None:
         """Plot the current selection and refresh the displayed figure, if any."""
         name = self.dropdown.value
@@ -134,28 +168,11 @@ class ActivationExplorer:
         plot_activation(name, self.alpha_slider.value, (z_min, z_max), axes=self.axes)
         self.alpha_slider.disabled = name != "leaky relu"
         self.note.value = f"<i>{name}</i>: {ACTIVATIONS[name].note}"
-        if self._handle is not None:
-            self._handle.update(self.png())
-
-    def png(self) -> Image:
-        """The current figure as a PNG image (what the notebook shows, with or without a kernel)."""
-        buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", dpi=100)
-        return Image(data=buffer.getvalue(), format="png")
-
-    def show(self) -> None:
-        """Display the controls and the figure; later changes update the figure output in place."""
-        display(self.controls)
-        self._handle = display(self.png(), display_id=True)
+        self._refresh()
 
     def __repr__(self) -> str:
         lo, hi = self.range_slider.value
         return f"ActivationExplorer({self.dropdown.value!r}, alpha={self.alpha_slider.value:.2f}, z_range=({lo}, {hi}))"
-
-    def _ipython_display_(self) -> None:
-        # `activation_explorer()` as the last line of a cell has already displayed itself
-        if self._handle is None:
-            self.show()
 
 
 def _in_ipython() -> bool:
@@ -298,43 +315,6 @@ def plot_trajectories(
         if optimizer_names:
             loss_ax.legend(fontsize=8)
     return ax
-
-
-class _FigureExplorer:
-    """Controls above a figure shown as a PNG, redrawn in place through a display handle.
-
-    Subclasses build ``self.controls``, ``self.figure`` (a matplotlib ``Figure``
-    outside pyplot, so the inline backend never shows it twice) and ``redraw()``.
-    """
-
-    controls: widgets.Widget
-    figure: Figure
-    _handle: Any = None
-
-    def _on_change(self, change: dict) -> None:
-        self.redraw()
-
-    def redraw(self) -> None:
-        raise NotImplementedError
-
-    def _refresh(self) -> None:
-        if self._handle is not None:
-            self._handle.update(self.png())
-
-    def png(self) -> Image:
-        """The current figure as a PNG image (what the notebook shows, with or without a kernel)."""
-        buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", dpi=100)
-        return Image(data=buffer.getvalue(), format="png")
-
-    def show(self) -> None:
-        """Display the controls and the figure; later changes update the figure output in place."""
-        display(self.controls)
-        self._handle = display(self.png(), display_id=True)
-
-    def _ipython_display_(self) -> None:
-        if self._handle is None:  # the explorer function has already displayed it
-            self.show()
 
 
 class OptimizerExplorer(_FigureExplorer):
