@@ -6,13 +6,17 @@ Two jobs:
   ("softmax: row 3 sums to 1.7, expected 1"), never a bare ``AssertionError``;
 * a guard: while a student's function runs under :func:`call_student`, every
   function marked with :func:`reference` refuses to run, so importing the
-  reference implementation from ``course_utils`` earns nothing.
+  reference implementation from ``course_utils`` earns nothing; and whatever
+  the student's function changes in the ``course_utils`` modules (a patched
+  ``check_close``, a swapped reference) is undone when it returns.
 """
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import functools
+import sys
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -52,6 +56,25 @@ def reference_blocked() -> Iterator[None]:
         _blocked_depth -= 1
 
 
+@contextlib.contextmanager
+def _course_modules_restored() -> Iterator[None]:
+    """Undo changes to the ``course_utils`` modules' names made inside this block."""
+    modules = {name: m for name, m in list(sys.modules.items()) if name.split(".")[0] == "course_utils" and m is not None}
+    saved = {name: dict(vars(module)) for name, module in modules.items()}
+    try:
+        yield
+    finally:
+        for name, module in modules.items():
+            sys.modules[name] = module
+            namespace = vars(module)
+            for key, value in saved[name].items():
+                if key not in namespace or namespace[key] is not value:
+                    namespace[key] = value
+            for key in set(namespace) - set(saved[name]):
+                if hasattr(builtins, key):  # a new global that would shadow a builtin inside the module
+                    del namespace[key]
+
+
 def call_student(func: Callable, *args: Any, **kwargs: Any) -> Any:
     """Call a student's function with the reference implementations blocked."""
     if not callable(func):
@@ -62,7 +85,7 @@ def call_student(func: Callable, *args: Any, **kwargs: Any) -> Any:
             f"{name} is the course's reference implementation, not your own code; "
             "implement it in the solution cell."
         )
-    with reference_blocked():
+    with reference_blocked(), _course_modules_restored():
         try:
             return func(*args, **kwargs)
         except NotImplementedError:
