@@ -33,8 +33,32 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # Students' notebooks run with the tiny budget (nbgrader sets NBGRADER_EXECUTION).
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
+c.Execute.iopub_timeout = 15  # after a reply, wait this long for the rest of the output (a loaded machine is slow)
 
-# Put back test cells a student deleted, so they score zero instead of crashing grading.
+# The kernel runner (course_utils/grader/execute.py): nbgrader's Execute that also
+# restores the course's helper modules before every test cell, survives a kernel
+# that dies, and cuts huge outputs. Named by string, so only autograde imports it.
+c.Autograde.autograde_preprocessors = [
+    "course_utils.grader.execute.GuardedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.GuardedExecute.max_stream_chars = 100_000
+c.LimitOutput.max_lines = 1000
+
+# Feedback shows each test's score and failure message, never hidden-test source
+# (nbgrader's default feedback prints it, tracebacks included).
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "course_utils.grader.feedback.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+
+# Put back test cells a student deleted; they run and score like any other test.
 c.OverwriteCells.add_missing_cells = True
 
 # Known harmless library warnings on stderr must not zero a test cell.
