@@ -43,9 +43,22 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.db_url:
         os.environ["COURSE_GRADEBOOK_URL"] = args.db_url  # nbgrader_config.py and the workers read it
+    from course_utils.grader.autograde import GradingError
+
+    try:
+        return _run(args)
+    except (GradingError, FileNotFoundError, ValueError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from course_utils.grader.autograde import GradingError, autograde, check_gradebook
     from course_utils.grader.course import load_course
 
     course = load_course(args.course)
+    if args.command in ("feedback", "export"):
+        check_gradebook(course, args.assignment)
     if args.command == "intake":
         from course_utils.grader.intake import intake
 
@@ -59,15 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         print(report.summary())
         return 0
     if args.command == "autograde":
-        from course_utils.grader.autograde import GradingError, autograde
-
         extra = [f"--Execute.timeout={args.timeout}"] if args.timeout else []
         start = time.perf_counter()
-        try:
-            results = autograde(course, args.assignment, args.student, args.workers, extra, args.student_timeout)
-        except GradingError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
+        results = autograde(course, args.assignment, args.student, args.workers, extra, args.student_timeout)
         elapsed = time.perf_counter() - start
         graded = sum(r.status == "graded" for r in results)
         problems = [r for r in results if r.status != "graded"]
@@ -79,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "feedback":
         from course_utils.grader.feedback import generate_feedback
 
+        if not any(course.autograded.glob(f"*/{args.assignment}/*.ipynb")):
+            raise GradingError(f"nothing of {args.assignment} is autograded yet: run "
+                               f"`python -m course_utils.grader autograde {args.assignment}` first")
         leaks = generate_feedback(course, args.assignment, args.student)
         files = sorted(course.feedback.glob(f"*/{args.assignment}/*.html"))
         print(f"feedback {args.assignment}: {len(files)} file(s) in {course.feedback}, none shows hidden tests" if not leaks
