@@ -42,6 +42,14 @@ def check_close(*args, **kwargs):
     pass
 '''
 
+NUMPY_TAMPER = '''
+
+import numpy
+numpy.all = lambda *args, **kwargs: True  # check_close compares with np.all
+numpy.isfinite = lambda x: numpy.ones(numpy.shape(x), dtype=bool)  # check_finite looks for NaN with np.isfinite
+abs = lambda value: 0  # the visible test checks abs(row sum - 1)
+'''
+
 
 def meta(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {})
@@ -106,6 +114,10 @@ def raw_submissions(release: Path, raw: Path) -> None:
     nb.cells.insert(3, nbformat.v4.new_code_cell(TAMPER))
     put(f"tampers/{NB}", nb)
 
+    nb = solution(release, "softmax_no_max_shift")  # overflows on huge logits, then hides it by patching NumPy
+    cell_of(nb, "softmax").source += NUMPY_TAMPER
+    put(f"tampers_numpy/{NB}", nb)
+
     put(f"duplicate/{NB}", nbformat.read(release, as_version=4), mtime=1_700_000_000)
     put(f"duplicate/{A} (1).ipynb", solution(release), mtime=1_700_000_900)
 
@@ -165,7 +177,7 @@ def test_pipeline_commands_succeed(graded):
 def test_every_gradable_case_is_graded_and_the_others_are_not(graded):
     assert sorted(graded["scores"]) == sorted([
         "ada", "deleted_test", "edited_test", "markdown_answer", "infinite_loop", "kernel_dies",
-        "huge_output", "library_warnings", "tampers", "duplicate"])
+        "huge_output", "library_warnings", "tampers", "tampers_numpy", "duplicate"])
     assert "failed" not in graded["autograde"][1]
 
 
@@ -240,6 +252,13 @@ def test_patched_helpers_earn_nothing(graded):
     review = [line for line in graded["intake"][1].splitlines() if line.startswith("REVIEW") and "tampers" in line]
     assert any("changes `grading_module.call_student`" in line for line in review)
     assert any("rebinds `G`" in line for line in review)
+
+
+def test_patched_numpy_and_hidden_builtins_do_not_rescue_a_wrong_answer(graded):
+    assert graded["tests"][("tampers_numpy", "test_softmax")] == 0
+    assert graded["tests"][("tampers_numpy", "test_relu")] == 2  # the rest of the notebook still runs and scores
+    review = [line for line in graded["intake"][1].splitlines() if line.startswith("REVIEW") and "tampers_numpy" in line]
+    assert any("changes `numpy.all`" in line for line in review), review
 
 
 def hidden_test_lines() -> set[str]:
