@@ -159,8 +159,11 @@ def guard_code(step: str, names: list[str] | tuple[str, ...] = (), expected: dic
     """The silent snippet the grader runs in the kernel: ``snapshot`` (before answer cells), ``test`` or ``after``."""
     if step not in ("snapshot", "test", "after"):
         raise ValueError(f"unknown guard step {step!r}")
-    values = {"STEP": step, "EXPECTED": expected if expected is not None else expected_modules(), "WATCHED": WATCHED,
-              "NAMES": sorted(names)}
+    if step != "test":
+        expected = {}  # only the test step checks the course's modules
+    elif expected is None:
+        expected = expected_modules()
+    values = {"STEP": step, "EXPECTED": expected, "WATCHED": WATCHED, "NAMES": sorted(names)}
     return re.sub(r"@(STEP|EXPECTED|WATCHED|NAMES)@", lambda match: repr(values[match.group(1)]), GUARD)
 
 
