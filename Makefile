@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ASSIGNMENTS := $(notdir $(wildcard solutions/*))
 
-.PHONY: install book test test-fast lab assignments sync-notebooks check-notebooks clean
+.PHONY: install book book-cache test test-fast lab assignments sync-notebooks check-notebooks clean
 
 install: $(STAMP)
 
@@ -19,9 +19,22 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 ## Build the executed website into _build/html.
-book: install
+book: install book-cache
 	$(BIN)/jupyter-book build .
 	@echo "Website: _build/html/index.html"
+
+# jupyter-book's execution cache is keyed by the notebooks' code, not by the run
+# budget (fast, cpu or gpu: course_utils.runtime.run_mode). Clear it when the
+# budget differs from the one it was filled with, so a COURSE_FAST=1 build never
+# leaves tiny-budget results in the website.
+book-cache:
+	@mode=$$($(BIN)/python -c 'from course_utils.runtime import run_mode; print(run_mode())') || exit 1; \
+	stamp=_build/.jupyter_cache.budget; before=$$(cat $$stamp 2>/dev/null || echo unknown); \
+	if [ -d _build/.jupyter_cache ] && [ "$$before" != "$$mode" ]; then \
+		echo "run budget '$$mode': clearing the execution cache filled with budget '$$before'"; \
+		rm -rf _build/.jupyter_cache; \
+	fi; \
+	mkdir -p _build && echo "$$mode" > $$stamp
 
 ## Run the whole test suite (unit, notebooks, grading round trips, site build).
 test: install
