@@ -1,59 +1,282 @@
 """Helpers that assignment tests call.
 
-Two jobs:
+Three jobs:
 
 * comparisons that fail with a message a student can act on
   ("softmax: row 3 sums to 1.7, expected 1"), never a bare ``AssertionError``;
-* a guard: while a student's function runs under :func:`call_student`, every
-  function marked with :func:`reference` refuses to run, so importing the
-  reference implementation from ``course_utils`` earns nothing; and whatever
-  the student's function changes in the ``course_utils`` modules (a patched
-  ``check_close``, a swapped reference) is undone when it returns.
+* a guard around a student's function (:func:`call_student`). While it runs, a
+  profiler watches every Python and C function call. The call fails afterwards,
+  naming what was used, if the function ran
+
+  - code marked with :func:`reference` (the course's reference implementations),
+    or a copy of such code made from its bytecode;
+  - code the task's :class:`Limits` forbid (a module such as ``torch.optim``,
+    a function such as ``torch.nn.LSTMCell``, file reading), whatever name the
+    student imported it under;
+  - something that attacks the guard itself (``sys.setprofile``, ``ctypes``,
+    ``gc`` walks, threads);
+
+  and whatever it changed in the ``course_utils`` modules is put back. The
+  guard keeps its state in the call's own closure: there is no module-level
+  switch a student's function could reset, and reference functions are not
+  wrapped, so there is no unguarded ``__wrapped__`` alias;
+* fresh random cases: :func:`fresh_rng` draws a seed from the operating system
+  at grading time and prints it, so a hidden test's source says what is
+  checked but never the answer.
 """
 
 from __future__ import annotations
 
+import ast
 import builtins
 import contextlib
-import functools
+import difflib
+import fnmatch
+import importlib.util
+import inspect
+import os
+import re
+import secrets
 import sys
+import textwrap
+import threading
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import numpy as np
 
-_blocked_depth = 0
+# The last constant of every code object marked by @reference. A string, so it survives reloads of this module.
+REFERENCE_MARK = "course_utils.grading: reference implementation"
+MIN_COPY_BYTES = 40  # reference functions at least this long (bytecode bytes) are also recognised when copied
 
 
 class ReferenceBlockedError(RuntimeError):
-    """Raised when graded code calls a reference implementation."""
+    """Kept for code that catches it; the guard now reports through AssertionError."""
 
 
-def reference(func: Callable) -> Callable:
-    """Mark ``func`` as a reference implementation that graded code may not call."""
-
-    @functools.wraps(func)
-    def guarded(*args: Any, **kwargs: Any) -> Any:
-        if _blocked_depth > 0:
-            raise ReferenceBlockedError(
-                f"{func.__module__}.{func.__qualname__} is the course's reference "
-                "implementation and is switched off while your code is graded; "
-                "write this part yourself."
-            )
-        return func(*args, **kwargs)
-
-    guarded.__course_reference__ = True
-    return guarded
+def _mark(code):
+    if code.co_consts and code.co_consts[-1] == REFERENCE_MARK:
+        return code
+    return code.replace(co_consts=code.co_consts + (REFERENCE_MARK,))
 
 
-@contextlib.contextmanager
-def reference_blocked() -> Iterator[None]:
-    """Inside this block every :func:`reference` function raises."""
-    global _blocked_depth
-    _blocked_depth += 1
+def _functions_of(obj: Any) -> list:
+    """The plain functions behind ``obj``: itself, or every method, static/class method and property of a class."""
+    if inspect.isclass(obj):
+        found = []
+        for value in vars(obj).values():
+            if isinstance(value, (staticmethod, classmethod)):
+                value = value.__func__
+            if isinstance(value, property):
+                found += [f for f in (value.fget, value.fset, value.fdel) if f is not None]
+            elif inspect.isfunction(value):
+                found.append(value)
+        return found
+    return [obj] if inspect.isfunction(obj) else []
+
+
+def reference(obj: Any) -> Any:
+    """Mark a function or class as a reference implementation that graded code may not run.
+
+    The object is returned unchanged apart from a marker in its code objects: outside grading it runs at
+    full speed, and no wrapper exists whose ``__wrapped__`` would reach an unmarked original.
+    """
+    for func in _functions_of(obj):
+        func.__code__ = _mark(func.__code__)
+    return obj
+
+
+def is_reference(obj: Any) -> bool:
+    """True when ``obj`` (a function or class) is marked as a reference implementation."""
+    return any(f.__code__.co_consts[-1:] == (REFERENCE_MARK,) for f in _functions_of(obj))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a graded function may not use while it runs; declared once per task in the assignment's checks module.
+
+    ``modules``: packages or modules none of whose code may run (``"torch"``, ``"torch.optim"``,
+    ``"sklearn.metrics"``). ``functions``: dotted names of functions or classes, or patterns of C
+    functions (``"torch.nn.LSTMCell"``, ``"torch._fused_*"``). ``no_files``: no reading of files
+    (``open``, ``np.load``, ``torch.load``, pickle): the data arrive as arguments. ``rule``: the
+    instruction as the notebook states it, repeated in the failure message.
+    """
+
+    modules: tuple[str, ...] = ()
+    functions: tuple[str, ...] = ()
+    no_files: bool = False
+    rule: str = ""
+
+    def __add__(self, other: "Limits") -> "Limits":
+        rules = " ".join(r for r in (self.rule, other.rule) if r)
+        return Limits(self.modules + other.modules, self.functions + other.functions,
+                      self.no_files or other.no_files, rules)
+
+
+NO_LIMITS = Limits()
+
+# Calls that read files, when a task forbids it (C functions by qualified name; Python functions by dotted name).
+FILE_READERS = ("io.open", "_io.open", "builtins.open", "posix.open", "nt.open", "_pickle.load", "_pickle.loads",
+                "numpy.fromfile", "numpy.load", "numpy.loadtxt", "numpy.genfromtxt", "torch.load", "pickle.load",
+                "pickle.loads", "pathlib.Path.read_bytes", "pathlib.Path.read_text", "pathlib.Path.open",
+                "torchvision.datasets", "course_utils.data.load_mnist", "course_utils.data.mnist_tensors")
+# What no graded function may do: switch the profiler off, reach raw memory, walk the garbage collector, start threads.
+TAMPERING = ("sys.setprofile", "sys.settrace", "sys.getprofile", "sys.gettrace", "threading.setprofile",
+             "threading.settrace", "threading.setprofile_all_threads", "threading.settrace_all_threads",
+             "gc.get_objects", "gc.get_referrers", "gc.get_referents", "_thread.start_new_thread",
+             "_thread.start_joinable_thread", "_thread.start_new", "sys.monitoring.*", "ctypes", "_ctypes.*",
+             "_posixsubprocess.fork_exec", "posix.fork", "os.fork", "posix.system", "posix.execv", "posix.execve")
+TAMPER_MODULES = ("ctypes",)
+
+
+def _module_path(name: str) -> tuple[str, ...]:
+    """File-name prefixes of a module's code: its folder for a package, its file otherwise ('' if not installed)."""
     try:
-        yield
-    finally:
-        _blocked_depth -= 1
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return ()
+    if spec is None or not spec.origin or spec.origin in ("built-in", "frozen"):
+        return ()
+    if spec.submodule_search_locations:
+        return tuple(os.path.join(os.path.realpath(p), "") for p in spec.submodule_search_locations) + \
+            tuple(os.path.join(p, "") for p in spec.submodule_search_locations)
+    return (os.path.realpath(spec.origin), spec.origin)
+
+
+def _resolve(dotted: str) -> Any:
+    """The object a dotted name refers to (``torch.nn.LSTMCell``), or None."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            for attr in parts[cut:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            return None
+        return obj
+    return None
+
+
+def _c_name(func: Any) -> str:
+    """``module.name`` of a C function or method as the profiler reports it (``torch._foreach_add_``, ``torch.Tensor.sum``)."""
+    module = getattr(func, "__module__", None)
+    qualname = getattr(func, "__qualname__", None) or getattr(func, "__name__", "?")
+    if module is None:
+        owner = getattr(func, "__self__", None)
+        owner_type = owner if isinstance(owner, type) else type(owner)
+        module = getattr(owner_type, "__module__", None) or "?"
+        if isinstance(owner, type(sys)):
+            module = owner.__name__
+    if qualname.startswith("_VariableFunctionsClass."):
+        qualname = qualname.split(".", 1)[1]
+    return f"{module}.{qualname}"
+
+
+class _Rules:
+    """The compiled form of one call's limits: file prefixes, code objects and C-name patterns to flag."""
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self.prefixes: list[tuple[str, str]] = []  # (file prefix, what to report)
+        self.codes: dict[int, tuple[Any, str]] = {}  # id(code) -> (code, what to report)
+        patterns: list[tuple[str, str]] = []
+        forbidden = [(m, "module") for m in limits.modules] + [(f, "function") for f in limits.functions]
+        if limits.no_files:
+            forbidden += [(f, "file") for f in FILE_READERS]
+        forbidden += [(t, "tamper") for t in TAMPERING]
+        for name, kind in forbidden:
+            label = {"file": f"{name} (reading files)", "tamper": f"{name} (it interferes with the grader)"}.get(kind, name)
+            if kind == "module" or (kind in ("file", "tamper") and "." not in name.rstrip(".*")):
+                for prefix in _module_path(name):
+                    self.prefixes.append((prefix, label))
+                patterns.append((name + ".*", label))
+                continue
+            if "*" not in name:
+                obj = _resolve(name)
+                for func in _functions_of(obj) if obj is not None else []:
+                    self.codes[id(func.__code__)] = (func.__code__, label)
+                if inspect.ismodule(obj):
+                    for prefix in _module_path(name):
+                        self.prefixes.append((prefix, label))
+                    patterns.append((name + ".*", label))
+            patterns.append((name, label))
+        self.c_patterns = patterns
+        self.c_regex = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p, _ in patterns)) if patterns else None
+        self.prefix_tuple = tuple(p for p, _ in self.prefixes)
+        self.copies = _reference_signatures()
+
+    def c_label(self, name: str) -> str | None:
+        if self.c_regex is None or not self.c_regex.match(name):
+            return None
+        return next(label for pattern, label in self.c_patterns if fnmatch.fnmatchcase(name, pattern))
+
+    def code_label(self, code, module: str) -> str | None:
+        if code.co_consts[-1:] == (REFERENCE_MARK,):
+            return f"{module}.{code.co_qualname} (the course's reference implementation)"
+        hit = self.codes.get(id(code))
+        if hit is not None and hit[0] is code:
+            return hit[1]
+        filename = code.co_filename
+        if self.prefix_tuple and filename.startswith(self.prefix_tuple):
+            return next(label for prefix, label in self.prefixes if filename.startswith(prefix))
+        if len(code.co_code) >= MIN_COPY_BYTES and (code.co_code, code.co_names) in self.copies:
+            return f"{code.co_qualname} (a copy of the course's reference implementation {self.copies[(code.co_code, code.co_names)]})"
+        return None
+
+
+def _reference_signatures() -> dict[tuple[bytes, tuple[str, ...]], str]:
+    """(bytecode, names) of every sizeable reference function loaded now, to recognise copies of it."""
+    signatures = {}
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] != "course_utils" or module is None:
+            continue
+        for value in list(vars(module).values()):
+            if getattr(value, "__module__", None) != name:
+                continue
+            for func in _functions_of(value):
+                code = func.__code__
+                if code.co_consts[-1:] == (REFERENCE_MARK,) and len(code.co_code) >= MIN_COPY_BYTES:
+                    unmarked = code.replace(co_consts=code.co_consts[:-1])
+                    signatures[(unmarked.co_code, unmarked.co_names)] = f"{name}.{code.co_qualname}"
+    return signatures
+
+
+def _benign_thread(frame) -> bool:
+    """tqdm's monitor thread, which progress bars start on their own."""
+    thread = frame.f_locals.get("self")
+    return type(thread).__module__.startswith("tqdm")
+
+
+def _make_profiler(rules: _Rules, seen: list[str]):
+    """A profile function that records, never raises: raising would switch it off and hand control to the student."""
+    verdicts: dict[int, tuple[Any, str | None]] = {}
+    c_verdicts: dict[str, str | None] = {}
+    thread_start = threading.Thread.start.__code__
+    own_code = call_student.__code__  # the guard's own calls around the student's function
+
+    def profiler(frame, event, arg):
+        if event == "call":
+            code = frame.f_code
+            cached = verdicts.get(id(code))
+            if cached is None or cached[0] is not code:
+                cached = (code, rules.code_label(code, frame.f_globals.get("__name__", "?")))
+                verdicts[id(code)] = cached
+            if cached[1] is not None and cached[1] not in seen:
+                seen.append(cached[1])
+            if code is thread_start and not _benign_thread(frame):
+                seen.append("threading.Thread.start (graded code may not start threads)")
+        elif event == "c_call" and frame.f_code is not own_code:
+            name = _c_name(arg)
+            label = c_verdicts.get(name, False)
+            if label is False:
+                label = c_verdicts[name] = rules.c_label(name)
+            if label is not None and label not in seen:
+                seen.append(label)
+
+    return profiler
 
 
 @contextlib.contextmanager
@@ -75,23 +298,89 @@ def _course_modules_restored() -> Iterator[None]:
                     del namespace[key]
 
 
-def call_student(func: Callable, *args: Any, **kwargs: Any) -> Any:
-    """Call a student's function with the reference implementations blocked."""
+def call_student(func: Callable, *args: Any, limits: Limits | None = None, **kwargs: Any) -> Any:
+    """Call a student's function under the guard; fail if it used what the course's references or ``limits`` forbid."""
     if not callable(func):
         raise AssertionError(f"expected a function, got {type(func).__name__}: {func!r}")
-    name = getattr(func, "__name__", "your function")
-    if getattr(func, "__course_reference__", False):
-        raise AssertionError(
-            f"{name} is the course's reference implementation, not your own code; "
-            "implement it in the solution cell."
-        )
-    with reference_blocked(), _course_modules_restored():
+    name = getattr(func, "__name__", None) or type(func).__name__
+    limits = limits or NO_LIMITS
+    rules = _Rules(limits)
+    seen: list[str] = []
+    profiler = _make_profiler(rules, seen)
+    outer = sys.getprofile()
+    error: BaseException | None = None
+    result = None
+    with _course_modules_restored():
+        sys.setprofile(profiler)
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
         except NotImplementedError:
-            raise AssertionError(f"{name} is not implemented yet (it raised NotImplementedError)") from None
-        except ReferenceBlockedError as err:
-            raise AssertionError(str(err)) from None
+            error = AssertionError(f"{name} is not implemented yet (it raised NotImplementedError)")
+        except BaseException as err:  # judged after the guard's verdict, which comes first
+            error = err
+        finally:
+            still_on = sys.getprofile() is profiler
+            sys.setprofile(outer)
+    if not still_on and not seen:
+        seen.append("sys.setprofile (the grader's guard was switched off)")
+    if seen:
+        rule = f" {limits.rule}" if limits.rule else ""
+        raise AssertionError(f"{name} used {', '.join(seen[:3])}{' and more' if len(seen) > 3 else ''}, which graded "
+                             f"code may not use.{rule} Write this part yourself.") from None
+    if error is not None:
+        if isinstance(error, AssertionError) and "is not implemented yet" in str(error):
+            raise error from None
+        raise error
+    return result
+
+
+def fresh_rng(test: str, seed: int | None = None) -> np.random.Generator:
+    """A NumPy generator for a hidden test's random cases, seeded from the OS at grading time; prints the seed.
+
+    Pass the printed ``seed`` to reproduce a failure. The seed appears on standard output, which the
+    student's feedback shows; it is drawn anew every time the test runs.
+    """
+    if seed is None:
+        seed = secrets.randbits(32)
+    print(f"{test}: random cases drawn with seed {seed}")
+    return np.random.default_rng(seed)
+
+
+def torch_generator(rng: np.random.Generator):
+    """A ``torch.Generator`` seeded from ``rng``, for tensors drawn in a hidden test."""
+    import torch
+
+    return torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
+
+
+def _normalised_tokens(source: str) -> list[str]:
+    """The AST of ``source`` as a token list with every identifier and constant replaced by its kind."""
+    tree = ast.parse(textwrap.dedent(source))
+    tokens = []
+    for node in ast.walk(tree):
+        tokens.append(type(node).__name__)
+        if isinstance(node, ast.Attribute):
+            tokens.append(node.attr)  # library calls (nn.Conv2d, F.relu) carry the structure
+    return tokens
+
+
+def copied_share(student: Any, reference_obj: Any) -> float:
+    """How much of ``student``'s code has the same structure as ``reference_obj`` (0 to 1), names ignored."""
+    try:
+        mine = _normalised_tokens(inspect.getsource(student))
+        theirs = _normalised_tokens(inspect.getsource(reference_obj))
+    except (OSError, TypeError, SyntaxError):
+        return 0.0
+    return difflib.SequenceMatcher(None, mine, theirs, autojunk=False).ratio()
+
+
+def check_not_copied(student: Any, reference_obj: Any, what: str, threshold: float = 0.9) -> None:
+    """Fail when a student's function or class is the course's reference with names changed."""
+    share = copied_share(student, reference_obj)
+    if share >= threshold:
+        raise AssertionError(f"{what} has the same structure as the course's reference "
+                             f"{reference_obj.__module__}.{reference_obj.__qualname__} ({share:.0%} alike); "
+                             "hand in your own design.")
 
 
 def _as_array(value: Any, name: str) -> np.ndarray:

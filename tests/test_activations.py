@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from course_utils import activations as A
-from course_utils.grading import ReferenceBlockedError, call_student, reference_blocked
+from course_utils.grading import call_student, is_reference
 
 # Pre-activations that include 0 exactly (the kink), tiny values around it, and huge ones (overflow).
 Z = np.concatenate([np.linspace(-8.0, 8.0, 161), [0.0, 1e-12, -1e-12, 30.0, -30.0, 710.0, -710.0, 1e4, -1e4]])
@@ -145,7 +145,7 @@ def test_inputs_are_not_modified():
 
 
 REFERENCE_FUNCTIONS = [
-    fn for _, fn in inspect.getmembers(A, inspect.isfunction) if getattr(fn, "__course_reference__", False)
+    fn for _, fn in inspect.getmembers(A, inspect.isfunction) if is_reference(fn)
 ]
 
 
@@ -158,17 +158,17 @@ def test_every_public_function_is_a_reference():
 @pytest.mark.parametrize("fn", REFERENCE_FUNCTIONS, ids=lambda fn: fn.__name__)
 def test_reference_functions_are_blocked_while_grading(fn):
     z = np.array([[0.5, -1.0, 2.0]])
-    with reference_blocked():
-        with pytest.raises(ReferenceBlockedError, match="reference"):
-            fn(z)
-    assert np.all(np.isfinite(fn(z)))  # works again outside the block
+    assert is_reference(fn) and not hasattr(fn, "__wrapped__")  # no unguarded original to reach
+    with pytest.raises(AssertionError, match="reference implementation"):
+        call_student(lambda values: fn(values), z)
+    assert np.all(np.isfinite(fn(z)))  # works as usual outside grading
 
 
 def test_student_code_calling_the_reference_earns_nothing():
     def student_relu(z):
         return A.relu(z)
 
-    with pytest.raises(AssertionError, match="switched off"):
+    with pytest.raises(AssertionError, match="reference implementation"):
         call_student(student_relu, np.array([1.0, -1.0]))
     with pytest.raises(AssertionError, match="reference implementation"):
         call_student(A.relu, np.array([1.0, -1.0]))

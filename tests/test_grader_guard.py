@@ -23,7 +23,6 @@ def test_call_student_undoes_what_the_student_function_patched():
     assert G.call_student(sneaky, 3) == 3
     assert G.check_close is real_check_close and activations.relu is real_relu
     assert not hasattr(G, "abs") and sys.modules["course_utils.grading"] is G
-    assert G._blocked_depth == 0
 
 
 GUARD_CHECK = '''
@@ -34,10 +33,9 @@ from course_utils.grader.execute import guard_code
 
 test_step = guard_code("test")
 patched_close, patched_relu = (lambda *a, **k: None), (lambda z: z)
-g.check_close, g._blocked_depth, act.relu = patched_close, -100, patched_relu
+g.check_close, act.relu = patched_close, patched_relu
 exec(test_step, {})
 assert g.check_close is not patched_close and g.check_close.__module__ == "course_utils.grading"
-assert g._blocked_depth == 0
 assert act.relu is not patched_relu and act.relu.__module__ == "course_utils.activations"
 
 sys.modules["course_utils.grading"] = types.ModuleType("course_utils.grading")  # a fake module object

@@ -1,0 +1,177 @@
+"""The run-time guard of call_student: references, declared limits and attacks on the guard, whatever the alias."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import types
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils import grading as G
+from course_utils import numpy_nn
+
+NUMPY_ONLY = G.Limits(modules=("torch", "sklearn"), rule="This part uses NumPy only.")
+NO_TORCH_OPTIM = G.Limits(modules=("torch.optim",), functions=("torch._fused_*", "torch._foreach_*"),
+                          rule="Write the update rule yourself.")
+
+
+def _refused(func, *args, limits=None, match="may not use"):
+    with pytest.raises(AssertionError, match=match) as info:
+        G.call_student(func, *args, limits=limits)
+    return str(info.value)
+
+
+def test_numpy_code_passes_and_returns_its_value():
+    assert G.call_student(lambda z: np.maximum(z, 0).sum(), np.array([-1.0, 2.0]), limits=NUMPY_ONLY) == 2.0
+
+
+def test_torch_autograd_is_refused_under_any_name():
+    import torch as renamed
+
+    def backward_with_autograd(x):
+        t = renamed.tensor(x, requires_grad=True)
+        (t**2).sum().backward()
+        return t.grad.numpy()
+
+    def tensor_from_numpy(x):
+        return renamed.from_numpy(x).numpy()
+
+    assert "torch" in _refused(backward_with_autograd, np.ones(3), limits=NUMPY_ONLY)
+    _refused(tensor_from_numpy, np.ones(3), limits=NUMPY_ONLY)
+
+
+def test_torch_optim_in_every_form_is_refused():
+    p = torch.ones(3, requires_grad=True)
+    p.grad = torch.ones(3)
+    from torch.optim import adam as adam_module
+    from torch.optim import sgd as sgd_module
+
+    def optimiser_class():
+        torch.optim.Adam([p], lr=0.1).step()
+
+    def functional_adam():
+        adam_module.adam([p], [p.grad], [torch.zeros(3)], [torch.zeros(3)], [], [torch.tensor(0.0)], foreach=False,
+                         amsgrad=False, beta1=0.9, beta2=0.999, lr=0.1, weight_decay=0.0, eps=1e-8, maximize=False)
+
+    def functional_sgd():
+        sgd_module.sgd([p], [p.grad], [None], weight_decay=0.0, momentum=0.0, lr=0.1, dampening=0.0,
+                       nesterov=False, maximize=False)
+
+    def foreach_kernel():
+        with torch.no_grad():
+            torch._foreach_add_([p], [p.grad], alpha=-0.1)
+
+    for attempt in (optimiser_class, functional_adam, functional_sgd, foreach_kernel):
+        _refused(attempt, limits=NO_TORCH_OPTIM)
+
+    def by_hand():
+        with torch.no_grad():
+            p.sub_(0.1 * p.grad)
+
+    G.call_student(by_hand, limits=NO_TORCH_OPTIM)
+
+
+def test_named_functions_and_classes_are_refused():
+    limits = G.Limits(functions=("torch.nn.LSTMCell", "torch.lstm_cell"))
+    cell = torch.nn.LSTMCell(2, 3)
+    x = torch.zeros(1, 2)
+    _refused(lambda: torch.nn.LSTMCell(2, 3), limits=limits)  # building one
+    _refused(lambda: cell(x), limits=limits)  # calling one built before
+    _refused(lambda: torch.lstm_cell(x, (torch.zeros(1, 3), torch.zeros(1, 3)), cell.weight_ih, cell.weight_hh),
+             limits=limits)
+    G.call_student(lambda: torch.nn.GRUCell(2, 3)(x), limits=limits)  # not forbidden here
+
+
+def test_reading_files_is_refused_when_declared(tmp_path):
+    path = tmp_path / "data.npy"
+    np.save(path, np.arange(3))
+    limits = G.Limits(no_files=True, rule="Train on the data you are given.")
+    _refused(lambda: np.load(path), limits=limits)
+    _refused(lambda: open(path, "rb").read(), limits=limits)
+    _refused(lambda: path.read_bytes(), limits=limits)
+    assert G.call_student(lambda: np.load(path).sum()) == 3  # allowed without the limit
+
+
+def test_reference_code_is_refused_through_aliases_and_copies():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(5, 2)), np.array([0, 1, 0, 1, 1])
+    params = numpy_nn.init_params([2, 3, 2], seed=0)
+    probs, cache = numpy_nn.forward(params, X)
+    assert not hasattr(numpy_nn.backward, "__wrapped__")
+    alias = numpy_nn.backward
+    _refused(lambda: alias(params, cache, probs, y), match="reference implementation")
+    code = numpy_nn.backward.__code__
+    unmarked = types.FunctionType(code.replace(co_consts=code.co_consts[:-1]), vars(numpy_nn))
+    _refused(lambda: unmarked(params, cache, probs, y), match="copy of the course's reference")
+
+
+def test_switching_the_guard_off_is_refused():
+    def switch_off():
+        sys.setprofile(None)
+        return torch.zeros(1)
+
+    def peek():
+        return sys.getprofile()
+
+    def thread():
+        worker = threading.Thread(target=lambda: None)
+        worker.start()
+        worker.join()
+
+    _refused(switch_off, limits=NUMPY_ONLY, match="interferes with the grader")
+    _refused(peek, match="interferes with the grader")
+    _refused(thread, match="threads")
+    assert sys.getprofile() is None
+
+
+def test_guard_state_is_not_a_module_switch():
+    assert not any(isinstance(v, int) and not isinstance(v, bool) and "block" in k for k, v in vars(G).items())
+
+
+def test_failure_message_names_the_call_and_the_rule():
+    message = _refused(lambda: torch.zeros(2), limits=NUMPY_ONLY)
+    assert "torch" in message and "NumPy only" in message
+
+
+def test_exceptions_of_student_code_still_propagate():
+    def broken(x):
+        return x[5]
+
+    with pytest.raises(IndexError):
+        G.call_student(broken, [1, 2])
+
+
+def test_fresh_rng_prints_its_seed_and_differs(capsys):
+    first = G.fresh_rng("test_x").integers(0, 2**62)
+    second = G.fresh_rng("test_x").integers(0, 2**62)
+    assert first != second
+    assert capsys.readouterr().out.count("seed") == 2
+    assert G.fresh_rng("t", seed=5).integers(0, 100) == np.random.default_rng(5).integers(0, 100)
+
+
+def test_copied_structure_is_detected_names_ignored(tmp_path, monkeypatch):
+    import importlib
+    import inspect
+
+    from course_utils.models.cnn import MNISTNet
+
+    renamed = inspect.getsource(MNISTNet).replace("MNISTNet", "MyNet").replace("features", "body").replace("x", "inputs")
+    own = (
+        "class Own(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.layers = nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 10))\n\n"
+        "    def forward(self, images):\n"
+        "        return self.layers(images)\n"
+    )
+    (tmp_path / "student_models.py").write_text("import torch\nimport torch.nn.functional as F\nfrom torch import nn\n\n" + renamed + "\n\n" + own)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    student = importlib.import_module("student_models")
+    assert G.copied_share(student.MyNet, MNISTNet) > 0.9
+    with pytest.raises(AssertionError, match="same structure"):
+        G.check_not_copied(student.MyNet, MNISTNet, "your model")
+    assert G.copied_share(student.Own, MNISTNet) < 0.6
+    G.check_not_copied(student.Own, MNISTNet, "your model")
