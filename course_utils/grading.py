@@ -54,6 +54,10 @@ class ReferenceBlockedError(RuntimeError):
     """Kept for code that catches it; the guard now reports through AssertionError."""
 
 
+def _qualname(code) -> str:
+    return getattr(code, "co_qualname", code.co_name)  # co_qualname is new in Python 3.11
+
+
 def _mark(code):
     if code.co_consts and code.co_consts[-1] == REFERENCE_MARK:
         return code
@@ -215,7 +219,7 @@ class _Rules:
 
     def code_label(self, code, module: str) -> str | None:
         if code.co_consts[-1:] == (REFERENCE_MARK,):
-            return f"{module}.{code.co_qualname} (the course's reference implementation)"
+            return f"{module}.{_qualname(code)} (the course's reference implementation)"
         hit = self.codes.get(id(code))
         if hit is not None and hit[0] is code:
             return hit[1]
@@ -223,7 +227,7 @@ class _Rules:
         if self.prefix_tuple and filename.startswith(self.prefix_tuple):
             return next(label for prefix, label in self.prefixes if filename.startswith(prefix))
         if len(code.co_code) >= MIN_COPY_BYTES and (code.co_code, code.co_names) in self.copies:
-            return f"{code.co_qualname} (a copy of the course's reference implementation {self.copies[(code.co_code, code.co_names)]})"
+            return f"{_qualname(code)} (a copy of the course's reference implementation {self.copies[(code.co_code, code.co_names)]})"
         return None
 
 
@@ -240,7 +244,7 @@ def _reference_signatures() -> dict[tuple[bytes, tuple[str, ...]], str]:
                 code = func.__code__
                 if code.co_consts[-1:] == (REFERENCE_MARK,) and len(code.co_code) >= MIN_COPY_BYTES:
                     unmarked = code.replace(co_consts=code.co_consts[:-1])
-                    signatures[(unmarked.co_code, unmarked.co_names)] = f"{name}.{code.co_qualname}"
+                    signatures[(unmarked.co_code, unmarked.co_names)] = f"{name}.{_qualname(code)}"
     return signatures
 
 
