@@ -279,8 +279,13 @@ class GaussianProcess:
         return float(-0.5 * self.y @ self.alpha - np.log(np.diag(self.L)).sum() - 0.5 * len(self.y) * math.log(2 * math.pi))
 
 
-def fit_gp(X, y, length_scales: Sequence[float] = tuple(np.geomspace(0.03, 3.0, 25)), noise: float = 1e-6) -> GaussianProcess:
-    """A GP on standardised y whose length scale is the one of ``length_scales`` with the highest marginal likelihood."""
+def fit_gp(X, y, length_scales: Sequence[float] = tuple(np.geomspace(0.1, 3.0, 25)), noise: float = 1e-6) -> GaussianProcess:
+    """A GP (unit variance, for standardised y) whose length scale maximises the marginal likelihood among ``length_scales``.
+
+    The default range suits inputs rescaled to [0, 1]: it assumes the function does not wiggle on
+    scales shorter than a tenth of the box, which keeps a fit to the first few points from
+    collapsing onto spikes at the data.
+    """
     best, best_lml = None, -math.inf
     for length_scale in length_scales:
         try:
@@ -355,7 +360,7 @@ def bayesian_optimisation(
     for _ in tqdm(range(n_iterations), desc="Bayesian optimisation", disable=not progress, leave=False):
         y = np.array(values)
         scale = y.std() if y.std() > 0 else 1.0
-        gp = fit_gp(np.array(unit), (y - y.mean()) / scale, noise=noise)
+        gp = fit_gp(np.array(unit), (y - y.mean()) / scale, noise=noise)  # the surrogate lives on [0, 1]^d
         candidates = rng.uniform(size=(n_candidates, len(bounds)))
         mean, std = gp.predict(candidates, return_std=True)
         ei = expected_improvement(mean, std, best=(y.min() - y.mean()) / scale)
