@@ -32,7 +32,8 @@ def run_worker(storage: str, study_name: str, objective: Callable, n_trials: int
     """
     import optuna
 
-    import course_utils.runtime  # noqa: F401  (the course's CPU-thread policy, applied on import)
+    if "torch" in sys.modules:  # an objective that trains with PyTorch: apply the course's CPU-thread policy
+        import course_utils.runtime  # noqa: F401
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(seed=seed)
