@@ -94,8 +94,12 @@ def _show(array) -> str:
     return np.array2string(array, separator=", ", threshold=30, max_line_width=200) if array.size <= 30 else f"<{array.size} values>"
 
 
-def _call(func, *args, **kwargs):
+def graded(func, *args, **kwargs):
+    """Call a student's function (or class, or method) under the guard with this assignment's limits."""
     return G.call_student(func, *args, limits=NUMPY_ONLY, **kwargs)
+
+
+_call = graded
 
 
 def _as_float(value: Any, what: str) -> float:
@@ -230,7 +234,7 @@ def check_precision_recall_f1(precision_recall_f1: Callable, rng: np.random.Gene
             result = _call(precision_recall_f1, y_true.copy(), y_pred.copy(), **kwargs)
             args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
             what = f"precision_recall_f1(y_true={_show(y_true)}, y_pred={_show(y_pred)}, {args})"
-            G.check_true(isinstance(result, (tuple, list)) and len(result) == 3,
+            G.check_true(isinstance(result, (tuple, list, np.ndarray)) and len(result) == 3,
                          f"{what} should return a tuple (precision, recall, f1), got {result!r}")
             for name, value, target in zip(("precision", "recall", "F1"), result, expected):
                 value = _as_float(value, f"{what}: {name}")
