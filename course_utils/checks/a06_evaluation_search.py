@@ -58,6 +58,8 @@ Promise list: what the notebook promises for each graded function, and the check
   - "uniform" and "log-uniform" stay in [low, high] with the right distribution (Kolmogorov-Smirnov
     test of the values, of their logarithms); "int" reaches both ends; a list is a choice among its
     options with equal probability (chi-square test) -> same check.
+  - hyperparameters are drawn independently of each other (rank correlation between every two of them
+    near 0) -> same check.
   - the same seed repeats the search, another seed gives another -> same check.
   - returns (best_params, best_value, history) like grid search; on a known objective, with its
     budget, the best of its trials is returned and is close to the optimum -> same check.
@@ -474,6 +476,11 @@ def check_random_search(random_search: Callable, rng: np.random.Generator) -> No
     p_choice = stats.chisquare(counts).pvalue
     G.check_true(set(acts) <= set(options) and p_choice > 1e-4,
                  f"{what}: a list is a choice among its options with equal probability; counts {dict(zip(options, counts.tolist()))}")
+    columns = {"lr": np.log(lrs), "x": xs, "layers": layers.astype(float)}
+    for (name_a, a), (name_b, b) in itertools.combinations(columns.items(), 2):
+        rho = stats.spearmanr(a, b).statistic
+        G.check_true(abs(rho) < 0.3, f"{what}: the values of {name_a!r} and {name_b!r} move together (rank correlation "
+                     f"{rho:.2f} over {n_trials} trials); hyperparameters must be drawn independently, all from one generator")
     values = [objective.value(**c) for c in calls]
     best_index = int(np.argmax(values))
     G.check_true(_key(best_params) == _key(calls[best_index]) and math.isclose(_as_float(best_value, "best_value"), values[best_index]),
@@ -481,14 +488,14 @@ def check_random_search(random_search: Callable, rng: np.random.Generator) -> No
                  f"with value {values[best_index]}")
     # the same seed repeats the search; another seed gives another; minimisation
     again = CountingObjective(objective.value)
-    _call(random_search, again, space, 20, seed=seed)
-    G.check_true([_key(c) for c in again.calls] == [_key(c) for c in calls[:20]],
-                 f"random_search with the same seed ({seed}) and 20 trials should repeat the first 20 trials of the "
-                 "longer search: create one generator with np.random.default_rng(seed) and draw everything from it")
+    _call(random_search, again, space, n_trials, seed=seed)
+    G.check_true([_key(c) for c in again.calls] == [_key(c) for c in calls],
+                 f"random_search run twice with the same seed ({seed}) tried different configurations; create one "
+                 "generator with np.random.default_rng(seed) inside the function and draw everything from it")
     other = CountingObjective(objective.value)
-    _call(random_search, other, space, 20, seed=seed + 1)
-    G.check_true([_key(c) for c in other.calls] != [_key(c) for c in calls[:20]],
-                 f"random_search with seeds {seed} and {seed + 1} ran the same trials; the seed must matter")
+    _call(random_search, other, space, n_trials, seed=seed + 1)
+    G.check_true(len({_key(c) for c in other.calls} & {_key(c) for c in calls}) < n_trials // 10,
+                 f"random_search with seeds {seed} and {seed + 1} ran (nearly) the same trials; the seed must matter")
     low = CountingObjective(lambda lr, x, layers, activation: abs(x - 0.5))
     best_params, best_value, _ = _unpack(_call(random_search, low, space, 50, seed=seed, direction="minimize"),
                                          "random_search(direction='minimize')")
