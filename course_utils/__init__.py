@@ -4,8 +4,10 @@ One module per idea; each is the reference for a chapter:
 ``runtime`` (device, seeds, run budgets), ``data`` (datasets and loaders),
 ``train`` (fit/evaluate loops), ``plot`` (figures), ``widgets`` (interactive
 explorers), ``activations`` and ``numpy_nn`` (from-scratch NumPy references),
-``grading`` (helpers for assignment tests), ``grader`` (the instructors'
-grading pipeline).
+``metrics`` and ``search`` (evaluation metrics, grid/random/Bayesian search and
+cross-validation splits, from scratch; ``search_worker`` runs Optuna trials of a
+shared study), ``grading`` (helpers for assignment tests), ``grader`` (the
+instructors' grading pipeline).
 
 The runtime helpers are importable from the package itself
 (``from course_utils import budget``). They are loaded on first use, so that
