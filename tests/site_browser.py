@@ -114,7 +114,7 @@ class Offline:
         url = route.request.url
         try:
             file = local_copy(url)
-        except SetupError as err:
+        except (SetupError, OSError) as err:
             self.refused.append(f"{url} ({err})")
             route.abort()
             return
