@@ -151,7 +151,7 @@ def _screenshot(site: str, page_name: str, width: int, out: str) -> None:
         page = context.new_page()
         page.goto(base + page_name + ".html", wait_until="load")
         page.evaluate("async () => { if (window.MathJax?.startup?.promise) await MathJax.startup.promise; }")
-        page.wait_for_timeout(500)
+        page.wait_for_timeout(1000)
         page.screenshot(path=out, full_page=True)
         browser.close()
 

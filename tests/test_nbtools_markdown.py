@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import nbformat
+import pytest
 
 import nbtools
 
@@ -85,3 +86,21 @@ def test_rewrite_changes_only_markdown_cells(tmp_path):
     after = nbformat.read(path, as_version=4)
     assert after.cells[0].source == nb.cells[0].source
     assert not nbtools.rewrite_markdown(path, lambda t: nbtools.fix_math(nbtools.fold_solutions(t)))
+
+
+@pytest.mark.notebooks
+def test_chapter_template_follows_the_conventions_and_runs(monkeypatch, data_root):
+    """book/_chapter_template.ipynb: clean, its math and solutions right, and it runs with the fast budget."""
+    from nbclient import NotebookClient
+
+    template = nbtools.ROOT / "book" / "_chapter_template.ipynb"
+    assert nbtools.problems(template) == [] and nbtools.markdown_problems(template) == []
+    nb = nbformat.read(template, as_version=4)
+    text = "\n".join(c.source for c in nb.cells)
+    assert "<details>" in text and "panels(" in text and "budget(" in text
+    monkeypatch.setenv("COURSE_FAST", "1")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(data_root))
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(template.parent)}}).execute()
+    figures = [out for c in nb.cells if c.cell_type == "code" for out in c.outputs if "image/png" in out.get("data", {})]
+    assert figures, "the template's figure cell drew nothing"

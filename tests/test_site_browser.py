@@ -31,6 +31,16 @@ VISIBLE_PROSE = """() => {
   root.querySelectorAll('pre, code, kbd, script, style, mjx-container, .highlight, .MathJax').forEach(e => e.remove());
   return root.textContent;
 }"""
+# MathJax typesets after "load"; wait for it, for the fonts and for every image (at most 60 s)
+SETTLED = """async () => {
+  const settled = (async () => {
+    if (window.MathJax?.startup?.promise) await MathJax.startup.promise;
+    await document.fonts.ready;
+    await Promise.all([...document.images].filter(i => !i.complete)
+      .map(i => new Promise(done => { i.addEventListener('load', done); i.addEventListener('error', done); })));
+  })();
+  await Promise.race([settled, new Promise(done => setTimeout(done, 60000))]);
+}"""
 RAW_TEX = re.compile(r"\$\$|\\\(|\\\)|\\\[|\\\]|\\(?:frac|mathbf|mathrm|sigma|sum|partial|begin|end|left|right|text|tfrac|nabla|theta|alpha|hat|lfloor|cdot)\b|(?<![\w$])\$[^\s$][^$\n]{0,80}\$")
 
 
@@ -71,10 +81,8 @@ class Reader:
         self.page.on("requestfailed", lambda r: self.errors.append(f"failed request: {r.url}")
                      if B.is_local(r.url) else None)
         self.page.on("response", lambda r: self.errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
-        self.page.goto(urljoin(base_url, page_name + ".html"), wait_until="load")
-        # MathJax and the widget manager start after "load": wait until both have finished
-        self.page.evaluate("async () => { if (window.MathJax?.startup?.promise) await MathJax.startup.promise; }")
-        self.page.wait_for_load_state("networkidle")
+        self.page.goto(urljoin(base_url, page_name + ".html"), wait_until="load", timeout=60_000)
+        self.page.evaluate(SETTLED)
 
     def close(self) -> None:
         self.context.close()
