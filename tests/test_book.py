@@ -61,3 +61,14 @@ def test_site_leaks_no_solution(site):
             assert marker not in text, f"{page} contains {marker}"
         for secret in secrets:
             assert secret not in text, f"{page} contains the solution line {secret!r}"
+
+
+def test_figures_carry_no_unused_alpha_channel(site):
+    """Opaque figures are stored as RGB (course_site.py): an always-opaque alpha channel is a tenth of the bytes."""
+    from PIL import Image
+
+    images = sorted((site / "_images").glob("*.png"))
+    assert images
+    for path in images:
+        with Image.open(path) as image:
+            assert image.mode != "RGBA" or image.getchannel("A").getextrema() != (255, 255), f"{path.name} is opaque RGBA"
