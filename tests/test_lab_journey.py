@@ -79,7 +79,6 @@ def lab(tmp_path, data_root):
 
 
 def test_student_runs_chapter_2_and_explores(lab, tmp_path):
-    pytest.importorskip("playwright")
     from playwright.sync_api import sync_playwright
 
     base, token = lab

@@ -46,7 +46,6 @@ RAW_TEX = re.compile(r"\$\$|\\\(|\\\)|\\\[|\\\]|\\(?:frac|mathbf|mathrm|sigma|su
 
 @pytest.fixture(scope="module")
 def browser():
-    pytest.importorskip("playwright")
     from playwright.sync_api import sync_playwright
 
     try:
