@@ -2,14 +2,54 @@
 
 Every function draws on a matplotlib ``Axes`` (a new one when ``ax`` is None)
 and returns it, so notebooks can combine them into larger figures.
+
+Figure size convention: a figure is at most :data:`MAX_WIDTH` (10) inches
+wide. The website shows a 10-inch figure at about three quarters of its size
+in its text column, and JupyterLab and Colab at its own size, so labels stay
+readable; a wider figure is shrunk until they are not. Several panels go
+side by side only as far as they fit and wrap into rows after that:
+:func:`panels` makes such a figure.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+
+MAX_WIDTH = 10.0  # inches, at matplotlib's 100 dpi: 1000 pixels
+PANEL_SIZE = (4.8, 3.6)  # inches: one panel with a title, axis labels and a legend
+
+
+def panels(
+    n: int = 1,
+    ncols: int | None = None,
+    panel_size: tuple[float, float] = PANEL_SIZE,
+    **subplots_kw,
+) -> tuple[plt.Figure, np.ndarray]:
+    """A figure of ``n`` panels in rows, at most :data:`MAX_WIDTH` inches wide; return it and its ``n`` axes.
+
+    ``ncols`` panels go side by side (by default as many as fit into
+    :data:`MAX_WIDTH` at ``panel_size``); when more are asked for than fit,
+    every panel is scaled down to keep the width. The axes come back as a flat
+    array in reading order (``axes[0]``, ``axes[1]``, ...); grid cells past
+    ``n`` are removed. Extra keywords go to :func:`matplotlib.pyplot.subplots`
+    (``sharex``, ``width_ratios``...); the layout is "constrained" unless given.
+    """
+    if n < 1:
+        raise ValueError(f"a figure needs at least one panel, got n={n}")
+    width, height = panel_size
+    ncols = min(n, ncols or max(1, int(MAX_WIDTH // width)))
+    nrows = math.ceil(n / ncols)
+    scale = min(1.0, MAX_WIDTH / (ncols * width))
+    subplots_kw.setdefault("layout", "constrained")
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * width * scale, nrows * height * scale), squeeze=False,
+                             **subplots_kw)
+    for ax in axes.flat[n:]:
+        ax.remove()
+    return fig, axes.ravel()[:n]
 
 
 def _axes(ax: plt.Axes | None, figsize: tuple[float, float] = (5, 4)) -> plt.Axes:
@@ -52,8 +92,7 @@ def plot_learning_curves(
 ) -> Sequence[plt.Axes]:
     """One panel per metric with its ``train_*`` and ``val_*`` curves against the epoch."""
     if axes is None:
-        _, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.5), squeeze=False)
-        axes = axes[0]
+        _, axes = panels(len(metrics), panel_size=(PANEL_SIZE[0], 3.5))
     for ax, metric in zip(axes, metrics):
         for split in ("train", "val"):
             values = history.get(f"{split}_{metric}") or (history.get(metric) if split == "train" else None)
@@ -73,7 +112,10 @@ def show_image_grid(
     cmap: str = "gray",
     scale: float = 1.2,
 ) -> plt.Figure:
-    """Show images (N, H, W), (N, 1, H, W) or (N, 3, H, W) in a grid with optional labels."""
+    """Show images (N, H, W), (N, 1, H, W) or (N, 3, H, W) in a grid with optional labels.
+
+    Each image is ``scale`` inches wide, less when ``ncols`` of them would exceed :data:`MAX_WIDTH`.
+    """
     if hasattr(images, "detach"):
         images = images.detach().cpu().numpy()
     images = np.asarray(images)
@@ -82,6 +124,7 @@ def show_image_grid(
     n = len(images)
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
+    scale = min(scale, MAX_WIDTH / ncols)
     label_room = 0.3 if labels is not None else 0.0  # per row: tight_layout alone lets labels overlap the row above
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(scale * ncols, (scale + label_room) * nrows + (0.4 if title else 0)), squeeze=False

@@ -6,7 +6,10 @@ its default state as an ordinary matplotlib figure (a PNG output of the cell)
 and then updates *that same output* in place whenever a control changes,
 through an IPython display handle. All drawing goes through one plain
 plotting function, so the static figure and the interactive one can never
-disagree.
+disagree. The controls' output also carries a one-line HTML note, "Run the
+notebook to explore ...": JupyterLab and Colab show the live controls, and
+the website (which prefers HTML to widgets, see ``_config.yml``) shows the
+note above the static figure instead of controls that could not do anything.
 
 * :func:`plot_activation`: an activation function and its derivative, side by side.
 * :func:`activation_explorer`: the same plot with a dropdown over
@@ -20,6 +23,7 @@ disagree.
 
 from __future__ import annotations
 
+import html
 import inspect
 import io
 from typing import Any, Mapping, Sequence
@@ -97,15 +101,38 @@ def plot_activation(
     return axes
 
 
+STATIC_NOTE_CLASS = "course-explorer-note"
+
+
+class _Controls:
+    """An explorer's controls, with a one-line note for pages where no kernel runs.
+
+    Its output holds the widget view (what JupyterLab and Colab render, live)
+    and an HTML note, which the website renders instead of inert controls.
+    """
+
+    def __init__(self, widget: widgets.Widget, note: str) -> None:
+        self.widget = widget
+        self.note = note
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        bundle = dict(self.widget._repr_mimebundle_(include=include, exclude=exclude) or {})
+        bundle["text/html"] = f'<p class="{STATIC_NOTE_CLASS}">&#9654; {html.escape(self.note)}</p>'
+        bundle["text/plain"] = self.note
+        return bundle
+
+
 class _FigureExplorer:
     """Controls above a figure shown as a PNG, redrawn in place through a display handle.
 
     Subclasses build ``self.controls``, ``self.figure`` (a matplotlib ``Figure``
-    outside pyplot, so the inline backend never shows it twice) and ``redraw()``.
+    outside pyplot, so the inline backend never shows it twice), ``static_note``
+    (what the controls would let a reader do) and ``redraw()``.
     """
 
     controls: widgets.Widget
     figure: Figure
+    static_note: str = "Run the notebook to explore this figure."
     _handle: Any = None
 
     def _on_change(self, change: dict) -> None:
@@ -126,7 +153,7 @@ class _FigureExplorer:
 
     def show(self) -> None:
         """Display the controls and the figure; later changes update the figure output in place."""
-        display(self.controls)
+        display(_Controls(self.controls, self.static_note))
         self._handle = display(self.png(), display_id=True)
 
     def _ipython_display_(self) -> None:
@@ -140,6 +167,9 @@ class ActivationExplorer(_FigureExplorer):
     Attributes a notebook or a test may use: ``dropdown``, ``alpha_slider``,
     ``range_slider``, ``controls`` (the widget box), ``figure`` and ``axes``.
     """
+
+    static_note = ("Run the notebook to explore: choose the activation, leaky ReLU's alpha and the range of z, "
+                   "and the figure redraws.")
 
     def __init__(self, name: str = "sigmoid", alpha: float = 0.1, z_range: tuple[float, float] = DEFAULT_Z_RANGE):
         self.dropdown = widgets.Dropdown(options=list(ACTIVATIONS), value=name, description="function")
@@ -325,6 +355,9 @@ class OptimizerExplorer(_FigureExplorer):
     ``controls``, ``figure``, ``axes`` (contour panel, loss panel) and ``note``.
     """
 
+    static_note = ("Run the notebook to explore: choose the surface, the optimizers, the learning rate and the "
+                   "number of steps, and the figure redraws.")
+
     def __init__(
         self,
         surface: str = "quadratic bowl",
@@ -354,7 +387,7 @@ class OptimizerExplorer(_FigureExplorer):
                                       for i in range(0, len(names), 4)])
         sliders = widgets.VBox([self.surface_dropdown, self.lr_slider, self.steps_slider])
         self.controls = widgets.VBox([widgets.HBox([sliders, checkbox_grid]), self.note])
-        self.figure = Figure(figsize=(11, 4.4), layout="constrained")
+        self.figure = Figure(figsize=(10, 4.2), layout="constrained")  # course_utils.plot.MAX_WIDTH wide at most
         self.axes = self.figure.subplots(1, 2, width_ratios=[1.25, 1])
         self._handle = None
         for control in (*self.checkboxes.values(), self.surface_dropdown, self.lr_slider, self.steps_slider):

@@ -12,6 +12,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # for nbtools and the grading harness
 
+from site_build import site  # noqa: E402,F401  the website, built once for the static and the browser checks
+
 
 @pytest.fixture(scope="session")
 def data_root(tmp_path_factory) -> Path:

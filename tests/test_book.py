@@ -1,63 +1,16 @@
-"""Build the website (fast budget) in a scratch copy and check what a reader gets."""
+"""Check what a reader gets in the website built (fast budget) by the ``site`` fixture (site_build.py)."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-import yaml
 
 import nbgrader_harness as H
 import nbtools
+from site_build import toc_files
 
 pytestmark = pytest.mark.book
-
-
-def toc_files() -> list[str]:
-    toc = yaml.safe_load((nbtools.ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections"))
-            walk(entry.get("chapters"))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    return files
-
-
-def _cache_state() -> list[tuple[str, int]]:
-    cache = nbtools.ROOT / "_build" / ".jupyter_cache"
-    return sorted((str(p), p.stat().st_mtime_ns) for p in cache.rglob("*")) if cache.exists() else []
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory, data_root) -> Path:
-    """Build a copy of the book so the real _build/ cache never sees fast-budget outputs."""
-    cache_before = _cache_state()
-    work = tmp_path_factory.mktemp("site")
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy(nbtools.ROOT / name, work / name)
-    for folder in ("book", "assignments"):
-        shutil.copytree(nbtools.ROOT / folder, work / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    env = dict(os.environ, COURSE_FAST="1", COURSE_DATA_DIR=str(data_root))
-    env.pop("MPLBACKEND", None)
-    jb = Path(sys.executable).parent / "jupyter-book"
-    # run inside the copy: the execution cache path in _config.yml is relative to the working directory
-    result = subprocess.run([str(jb), "build", "."], cwd=work, capture_output=True, text=True, env=env, timeout=1500)
-    log = result.stdout + result.stderr
-    assert result.returncode == 0, f"jupyter-book build failed:\n{log[-5000:]}"
-    assert "Executing notebook failed" not in log and "Traceback" not in log, log[-5000:]
-    assert _cache_state() == cache_before, "the test build wrote into the repository's execution cache"
-    return work / "_build" / "html"
 
 
 def test_every_toc_entry_has_a_page(site):
@@ -108,3 +61,14 @@ def test_site_leaks_no_solution(site):
             assert marker not in text, f"{page} contains {marker}"
         for secret in secrets:
             assert secret not in text, f"{page} contains the solution line {secret!r}"
+
+
+def test_figures_carry_no_unused_alpha_channel(site):
+    """Opaque figures are stored as RGB (course_site.py): an always-opaque alpha channel is a tenth of the bytes."""
+    from PIL import Image
+
+    images = sorted((site / "_images").glob("*.png"))
+    assert images
+    for path in images:
+        with Image.open(path) as image:
+            assert image.mode != "RGBA" or image.getchannel("A").getextrema() != (255, 255), f"{path.name} is opaque RGBA"

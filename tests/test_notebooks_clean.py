@@ -21,3 +21,12 @@ def test_setup_cell_uses_the_configured_repository():
     source = nbtools.setup_cell_source()
     assert f"git+{url}@{branch}" in source
     assert source.count("http") == 1  # the URL is not written anywhere else in the cell
+
+
+MARKDOWN = nbtools.markdown_files([]) + nbtools.course_notebooks(("solutions", "assignments"))
+
+
+@pytest.mark.parametrize("path", MARKDOWN, ids=lambda p: str(p.relative_to(nbtools.ROOT)))
+def test_display_math_renders_and_solutions_are_folded(path):
+    """A $$ block needs a blank line before and after it; a solution is a folded <details> block."""
+    assert nbtools.markdown_problems(path) == [], "fix with: python tests/nbtools.py fix-math; python tests/nbtools.py fold-solutions"

@@ -3,6 +3,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 from course_utils import data, plot  # noqa: E402
 
@@ -66,4 +67,35 @@ def test_image_grid_labels_do_not_overlap_the_row_above():
     upper_row_bottom = fig.axes[0].get_window_extent(renderer).y0
     lower_label_top = fig.axes[12].title.get_window_extent(renderer).y1
     assert lower_label_top <= upper_row_bottom, (lower_label_top, upper_row_bottom)
+    plt.close("all")
+
+
+def test_panels_wrap_into_rows_within_the_maximum_width():
+    fig, axes = plot.panels(5)
+    assert len(axes) == 5 and len(fig.axes) == 5  # the sixth grid cell is removed
+    width, height = fig.get_size_inches()
+    assert width <= plot.MAX_WIDTH
+    per_row = int(plot.MAX_WIDTH // plot.PANEL_SIZE[0])
+    assert height == pytest.approx(-(-5 // per_row) * plot.PANEL_SIZE[1])  # rows of per_row panels
+    rows = sorted({round(ax.get_position().y0, 3) for ax in axes})
+    assert len(rows) == -(-5 // per_row)
+    plt.close("all")
+
+
+def test_panels_shrink_when_more_columns_are_asked_for_than_fit():
+    fig, axes = plot.panels(4, ncols=4, sharey=True)
+    assert fig.get_size_inches()[0] == pytest.approx(plot.MAX_WIDTH)
+    assert len({round(ax.get_position().y0, 3) for ax in axes}) == 1  # one row
+    assert axes[1].get_shared_y_axes().joined(axes[0], axes[1])
+    plt.close("all")
+    with pytest.raises(ValueError, match="at least one panel"):
+        plot.panels(0)
+
+
+def test_shared_figures_respect_the_maximum_width():
+    history = {f"train_{m}": [1.0, 0.5] for m in ("loss", "accuracy", "f1")}
+    axes = plot.plot_learning_curves(history, metrics=("loss", "accuracy", "f1"))
+    assert axes[0].figure.get_size_inches()[0] <= plot.MAX_WIDTH
+    fig = plot.show_image_grid(np.zeros((12, 8, 8)), ncols=12)
+    assert fig.get_size_inches()[0] <= plot.MAX_WIDTH
     plt.close("all")

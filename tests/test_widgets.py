@@ -139,7 +139,10 @@ def test_show_displays_a_static_png_and_updates_it_in_place(monkeypatch):
     monkeypatch.setattr(W, "_in_ipython", lambda: True)
     explorer = W.activation_explorer("leaky relu", alpha=0.25)
     # the controls, then the default state as an ordinary PNG with a display id
-    assert shown[0][0] is explorer.controls
+    assert shown[0][0].widget is explorer.controls
+    bundle = shown[0][0]._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.controls.model_id
+    assert "Run the notebook to explore" in bundle["text/html"] and "alpha" in bundle["text/html"]
     png, display_id = shown[1]
     assert display_id is True and png.data[:4] == b"\x89PNG"
     explorer.dropdown.value = "tanh"
@@ -281,7 +284,8 @@ def test_optimizer_explorer_shows_a_static_png_and_updates_it_in_place(monkeypat
     monkeypatch.setattr(W, "display", fake_display)
     monkeypatch.setattr(W, "_in_ipython", lambda: True)
     explorer = W.optimizer_explorer()
-    assert shown[0][0] is explorer.controls
+    assert shown[0][0].widget is explorer.controls
+    assert "learning rate" in shown[0][0]._repr_mimebundle_()["text/html"]
     png, display_id = shown[1]
     assert display_id is True and png.data[:4] == b"\x89PNG"
     explorer.steps_slider.value = 50
