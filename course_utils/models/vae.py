@@ -104,6 +104,7 @@ def _up(c_in: int, c_out: int, last: bool = False) -> list[nn.Module]:
     return [layer] if last else [layer, nn.ReLU()]
 
 
+@reference
 class ConvEncoder(nn.Module):
     """q(z | x): (N, 1, 28, 28) -> mu, logvar (N, latent_dim).
 
@@ -121,10 +122,13 @@ class ConvEncoder(nn.Module):
         self.logvar = nn.Linear(2 * width * 49, latent_dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.features(x)
+        if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
+            raise ValueError(f"ConvEncoder expects images of shape (N, 1, 28, 28), got {tuple(x.shape)}")
+        h = self.features(x)  # (N, 2w * 49)
         return self.mu(h), self.logvar(h)
 
 
+@reference
 class ConvDecoder(nn.Module):
     """p(x | z): (N, latent_dim) -> logits (N, 1, 28, 28).
 
@@ -142,9 +146,12 @@ class ConvDecoder(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
+        if z.dim() != 2:
+            raise ValueError(f"ConvDecoder expects codes of shape (N, latent_dim), got {tuple(z.shape)}")
+        return self.net(z)  # (N, 1, 28, 28) logits
 
 
+@reference
 class VAE(nn.Module):
     """Convolutional VAE with a Gaussian encoder, a N(0, I) prior and a Bernoulli (or Gaussian) decoder."""
 
@@ -162,8 +169,9 @@ class VAE(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Return (decoder logits (N, 1, 28, 28), mu, logvar) for one reparameterised sample per image."""
         mu, logvar = self.encoder(x)
-        z = reparameterize(mu, logvar)
-        return self.decoder(z), mu, logvar
+        z = reparameterize(mu, logvar)  # (N, latent_dim), differentiable in mu and logvar
+        logits = self.decoder(z)
+        return logits, mu, logvar
 
     def log_likelihood(self, x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         """log p(x | z) per image under this model's decoder distribution."""
