@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ASSIGNMENTS := $(notdir $(wildcard solutions/*))
 
-.PHONY: install book book-cache test test-fast lab assignments sync-notebooks check-notebooks clean
+.PHONY: install book book-cache test test-fast lab assignments checkpoints sync-notebooks check-notebooks clean
 
 install: $(STAMP)
 
@@ -58,6 +58,11 @@ assignments: install
 			--CourseDirectory.release_directory="$$tmp/release" ; \
 		rm -rf "assignments/$$a"; mkdir -p assignments; cp -r "$$tmp/release/$$a" "assignments/$$a"; \
 	done
+
+## Retrain every shipped checkpoint (course_utils/weights) with the course's own training code and
+## rewrite its record; `make checkpoints NAMES="vae_mnist"` rebuilds only those named.
+checkpoints: install
+	$(BIN)/python -m course_utils.checkpoints build $(NAMES)
 
 ## Rewrite the Colab set-up cells from _config.yml and strip outputs.
 sync-notebooks: install

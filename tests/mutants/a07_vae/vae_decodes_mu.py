@@ -1,0 +1,39 @@
+# Mutant: the VAE decodes the posterior mean instead of a reparameterised sample
+# %% grade_id=networks
+class Encoder(nn.Module):
+    def __init__(self, latent_dim, inner_decoder=False):
+        super().__init__()
+        layers = [nn.Conv2d(1, 32, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU()]
+        if inner_decoder:
+            layers += [nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), nn.ReLU(), nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU()]
+        self.body = nn.Sequential(*layers, nn.Flatten())
+        self.mu_head = nn.Linear(64 * 49, latent_dim)
+        self.logvar_head = nn.Linear(64 * 49, latent_dim)
+
+    def forward(self, x):
+        h = self.body(x)
+        return self.mu_head(h), self.logvar_head(h)
+
+
+class Decoder(nn.Module):
+    def __init__(self, latent_dim, inner_encoder=False):
+        super().__init__()
+        self.fc = nn.Linear(latent_dim, 64 * 49)
+        layers = [nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), nn.ReLU()]
+        if inner_encoder:
+            layers += [nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(), nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), nn.ReLU()]
+        self.body = nn.Sequential(*layers, nn.ConvTranspose2d(32, 1, 4, stride=2, padding=1))
+
+    def forward(self, z):
+        return self.body(torch.relu(self.fc(z)).view(-1, 64, 7, 7))
+
+
+class VAE(nn.Module):
+    def __init__(self, latent_dim=16, inner_decoder=False, inner_encoder=False):
+        super().__init__()
+        self.encoder = Encoder(latent_dim, inner_decoder)
+        self.decoder = Decoder(latent_dim, inner_encoder)
+
+    def forward(self, x):
+        mu, logvar = self.encoder(x)
+        return self.decoder(mu), mu, logvar  # wrong: no sample
