@@ -368,11 +368,25 @@ def _normalised_tokens(source: str) -> list[str]:
     return tokens
 
 
+def _source(obj: Any) -> str:
+    """The source of a function or class; for a class defined in a notebook cell, the source of its methods.
+
+    Before Python 3.13 ``inspect.getsource`` cannot find a class defined in a notebook cell (its module has
+    no file), but it finds the cell's functions, which IPython registers with ``linecache``.
+    """
+    if inspect.isclass(obj):
+        try:
+            return inspect.getsource(obj)
+        except (OSError, TypeError):
+            return "\n".join(textwrap.dedent(inspect.getsource(f)) for f in _functions_of(obj))
+    return inspect.getsource(obj)
+
+
 def copied_share(student: Any, reference_obj: Any) -> float:
     """How much of ``student``'s code has the same structure as ``reference_obj`` (0 to 1), names ignored."""
     try:
-        mine = _normalised_tokens(inspect.getsource(student))
-        theirs = _normalised_tokens(inspect.getsource(reference_obj))
+        mine = _normalised_tokens(_source(student))
+        theirs = _normalised_tokens(_source(reference_obj))
     except (OSError, TypeError, SyntaxError):
         return 0.0
     return difflib.SequenceMatcher(None, mine, theirs, autojunk=False).ratio()
