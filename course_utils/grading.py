@@ -201,6 +201,7 @@ class _Rules:
             if "*" not in name:
                 obj = _resolve(name)
                 for func in _functions_of(obj) if obj is not None else []:
+                    func = inspect.unwrap(func)  # a decorator's wrapper code is shared by every function it decorates
                     self.codes[id(func.__code__)] = (func.__code__, label)
                 if inspect.ismodule(obj):
                     for prefix in _module_path(name):

@@ -175,3 +175,19 @@ def test_copied_structure_is_detected_names_ignored(tmp_path, monkeypatch):
         G.check_not_copied(student.MyNet, MNISTNet, "your model")
     assert G.copied_share(student.Own, MNISTNet) < 0.6
     G.check_not_copied(student.Own, MNISTNet, "your model")
+
+
+def test_a_forbidden_class_does_not_flag_other_users_of_its_decorators():
+    from course_utils import optim as reference_optim
+
+    limits = G.Limits(functions=("course_utils.optim.Optimizer",))  # its step() is decorated with @torch.no_grad()
+
+    @torch.no_grad()
+    def own_step():
+        return float(torch.ones(2).sum())
+
+    assert G.call_student(own_step, limits=limits) == 2.0
+    p = torch.ones(2, requires_grad=True)
+    p.grad = torch.ones(2)
+    subclass = type("Mine", (reference_optim.Optimizer,), {"update": lambda self, q, g, state: q.sub_(g)})
+    _refused(lambda: subclass([p], lr=0.1).step(), limits=limits)
