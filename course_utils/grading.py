@@ -47,7 +47,18 @@ import numpy as np
 
 # The last constant of every code object marked by @reference. A string, so it survives reloads of this module.
 REFERENCE_MARK = "course_utils.grading: reference implementation"
-MIN_COPY_BYTES = 40  # reference functions at least this long (bytecode bytes) are also recognised when copied
+# Reference functions at least this long (bytecode bytes) are also recognised when copied. Shorter ones (one-liners
+# such as relu_grad or multistep_lr) are what an honest student writes too, byte for byte.
+MIN_COPY_BYTES = 120
+
+
+def _copy_signature(code) -> tuple:
+    """What a copy made from a code object keeps: bytecode, names, local names and line table (columns included).
+
+    Bytecode and names alone match honest code: ``sum(1 for m in milestones if epoch >= m)`` compiles to the
+    reference's bytes, and so does any NumPy one-liner once ``import numpy as np`` sits in the same cell.
+    """
+    return code.co_code, code.co_names, code.co_varnames, code.co_linetable
 
 
 class ReferenceBlockedError(RuntimeError):
@@ -222,13 +233,13 @@ class _Rules:
         filename = code.co_filename
         if self.prefix_tuple and filename.startswith(self.prefix_tuple):
             return next(label for prefix, label in self.prefixes if filename.startswith(prefix))
-        if len(code.co_code) >= MIN_COPY_BYTES and (code.co_code, code.co_names) in self.copies:
-            return f"{code.co_qualname} (a copy of the course's reference implementation {self.copies[(code.co_code, code.co_names)]})"
+        if len(code.co_code) >= MIN_COPY_BYTES and (copied := self.copies.get(_copy_signature(code))) is not None:
+            return f"{code.co_qualname} (a copy of the course's reference implementation {copied})"
         return None
 
 
-def _reference_signatures() -> dict[tuple[bytes, tuple[str, ...]], str]:
-    """(bytecode, names) of every sizeable reference function loaded now, to recognise copies of it."""
+def _reference_signatures() -> dict[tuple, str]:
+    """The copy signature of every sizeable reference function loaded now, to recognise copies of it."""
     signatures = {}
     for name, module in list(sys.modules.items()):
         if name.split(".")[0] != "course_utils" or module is None:
@@ -240,7 +251,7 @@ def _reference_signatures() -> dict[tuple[bytes, tuple[str, ...]], str]:
                 code = func.__code__
                 if code.co_consts[-1:] == (REFERENCE_MARK,) and len(code.co_code) >= MIN_COPY_BYTES:
                     unmarked = code.replace(co_consts=code.co_consts[:-1])
-                    signatures[(unmarked.co_code, unmarked.co_names)] = f"{name}.{code.co_qualname}"
+                    signatures[_copy_signature(unmarked)] = f"{name}.{code.co_qualname}"
     return signatures
 
 
@@ -268,7 +279,7 @@ def _make_profiler(rules: _Rules, seen: list[str]):
                 seen.append(cached[1])
             if code is thread_start and not _benign_thread(frame):
                 seen.append("threading.Thread.start (graded code may not start threads)")
-        elif event == "c_call" and frame.f_code is not own_code:
+        elif event == "c_call" and frame.f_code is not own_code and not (frame.f_code is thread_start and _benign_thread(frame)):
             name = _c_name(arg)
             label = c_verdicts.get(name, False)
             if label is False:
