@@ -182,7 +182,10 @@ def test_every_gradable_case_is_graded_and_the_others_are_not(graded):
 
 
 def test_reference_student_keeps_full_marks(graded):
-    assert graded["scores"]["ada"] == graded["max"] > 0
+    lost = {test: score for (student, test), score in graded["tests"].items() if student == "ada"}
+    errors = [cell.outputs for cell in autograded(graded, "ada").cells
+              if cell.cell_type == "code" and any(o.get("output_type") == "error" for o in cell.get("outputs", []))]
+    assert graded["scores"]["ada"] == graded["max"] > 0, (lost, errors)
 
 
 def test_malformed_json_is_rejected_naming_the_student(graded):
