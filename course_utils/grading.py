@@ -269,6 +269,8 @@ def _make_profiler(rules: _Rules, seen: list[str]):
             if code is thread_start and not _benign_thread(frame):
                 seen.append("threading.Thread.start (graded code may not start threads)")
         elif event == "c_call" and frame.f_code is not own_code:
+            if frame.f_code is thread_start and _benign_thread(frame):
+                return  # the C call inside Thread.start that starts tqdm's monitor
             name = _c_name(arg)
             label = c_verdicts.get(name, False)
             if label is False:
