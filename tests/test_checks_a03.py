@@ -57,6 +57,7 @@ def test_settings_cell_matches_the_checks(monkeypatch):
         namespace = {"budget": budget}
         exec(source, namespace)
         assert (namespace["VAL_SIZE"], namespace["EXPERIMENT_TRAIN_SIZE"], namespace["EXPERIMENT_EPOCHS"]) == C.experiment_settings()
+        assert namespace["EXPERIMENT_SEED"] == C.EXPERIMENT_SEED
         assert namespace["MAX_EPOCHS"] == C.MAX_EPOCHS
 
 
