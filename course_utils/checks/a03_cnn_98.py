@@ -136,7 +136,7 @@ The experiment of part 4 (test_experiment), :func:`check_experiment`:
    fine-tuned afterwards, not left untrained) -- :func:`check_experiment_replicates`;
 10. the model has not seen the test split, checked a second time by statistics: its test accuracy is
     not significantly higher than its accuracy on the clean held-out digits (:data:`LEAK_Z`). With
-    the grading budget a model trained on the test split gains only 1-2 points there (measured),
+    the grading budget a model trained on the test split gains at most about 2 points there (measured),
     which this check alone would miss; item 9 catches it.
 
 Not autograded: what the experiment prints and plots (the written answers of part 6 quote them).
@@ -511,10 +511,9 @@ def check_not_mnistnet(model: nn.Module) -> None:
     for cls in type(model).__mro__:
         if cls.__module__.split(".")[0] in ("torch", "builtins") or cls is MNISTNet:
             continue
-        for name in ("__init__", "forward"):
-            mine, theirs = cls.__dict__.get(name), MNISTNet.__dict__.get(name)
-            if inspect.isfunction(mine):
-                G.check_not_copied(mine, theirs, f"{cls.__name__}.{name} of your network")
+        mine = cls.__dict__.get("__init__")  # where the layers are made (a one-line forward says too little)
+        if inspect.isfunction(mine):
+            G.check_not_copied(mine, MNISTNet.__init__, f"{cls.__name__}.__init__ of your network")
 
 
 # ------------------------------------------------------------------------------ evaluate_accuracy
@@ -1032,7 +1031,7 @@ def experiment_settings() -> tuple[int, int, int]:
             budget(fast=EXPERIMENT_EPOCHS_FAST, cpu=MAX_EPOCHS))
 
 
-EXPERIMENT_EPOCHS_FAST = 6
+EXPERIMENT_EPOCHS_FAST = 2
 EXPERIMENT_SEED = 0  # the experiment seeds with seed_everything(EXPERIMENT_SEED) right before build_model
 
 
