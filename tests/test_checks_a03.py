@@ -278,3 +278,25 @@ def test_leak_check():
     C.check_no_test_leak(0.975, 1000, 0.97, 2000, "model")
     with pytest.raises(AssertionError, match="seen the test split"):
         C.check_no_test_leak(0.999, 1000, 0.95, 2800, "model")
+
+
+def test_experiment_replication_accepts_the_run_and_refuses_other_training(solution):
+    from course_utils.runtime import seed_everything
+
+    images, labels, _ = C.mnist_split(train=True)
+    test_images, test_labels, _ = C.mnist_split(train=False)
+    namespace = dict(solution, train_images=images[:400], train_labels=labels[:400], val_images=images[400:500],
+                     val_labels=labels[400:500])
+    seed_everything(C.EXPERIMENT_SEED)
+    model = solution["build_model"]()
+    history = solution["train_model"](model, images[:400], labels[:400], images[400:500], labels[400:500], max_epochs=2)
+    namespace.update(cnn_model=model, cnn_history=history)
+    C.check_experiment_replicates(namespace, C.check_history_format(history), test_images[:300], 2, "cpu")
+
+    seed_everything(C.EXPERIMENT_SEED)
+    cheat = solution["build_model"]()
+    cheat_history = solution["train_model"](cheat, test_images[:400], test_labels[:400], images[400:500], labels[400:500],
+                                            max_epochs=2)
+    namespace.update(cnn_model=cheat, cnn_history=cheat_history)
+    with pytest.raises(AssertionError, match="must come from that one run|disagree"):
+        C.check_experiment_replicates(namespace, C.check_history_format(cheat_history), test_images[:300], 2, "cpu")
