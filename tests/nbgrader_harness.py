@@ -132,7 +132,8 @@ class Course:
         return path
 
     def autograde(self, assignment: str) -> subprocess.CompletedProcess:
-        return self.nbgrader("autograde", assignment, "--force")
+        submissions = len(list((self.grading / "submitted").glob(f"*/{assignment}")))
+        return self.nbgrader("autograde", assignment, "--force", timeout=900 + 120 * submissions)
 
     def scores(self, assignment: str) -> dict[str, tuple[float, float]]:
         """Autograded (code) score and its maximum for every student of ``assignment``."""

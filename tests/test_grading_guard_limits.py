@@ -128,6 +128,26 @@ def test_switching_the_guard_off_is_refused():
     assert sys.getprofile() is None
 
 
+def test_a_progress_bar_may_start_its_monitor_thread():
+    from tqdm import std
+
+    def loop_with_progress_bar():
+        return sum(std.tqdm(range(3), disable=True))
+
+    std.tqdm.monitor = None  # as in a fresh kernel: the first bar starts tqdm's monitor thread
+    assert G.call_student(loop_with_progress_bar) == 3
+
+    def thread_named_like_tqdm():
+        class Monitor(threading.Thread):
+            pass
+
+        worker = Monitor(target=lambda: None)
+        worker.start()
+        worker.join()
+
+    _refused(thread_named_like_tqdm, match="threads")
+
+
 def test_guard_state_is_not_a_module_switch():
     assert not any(isinstance(v, int) and not isinstance(v, bool) and "block" in k for k, v in vars(G).items())
 
