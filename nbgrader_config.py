@@ -48,6 +48,8 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.GuardedExecute.max_stream_chars = 100_000
+# What the guard noticed (course_utils/grader/execute.py) stays in the autograded notebook for review.
+c.ClearMetadataPreprocessor.preserve_nb_metadata_mask = {("language_info", "name"), ("course_grader",)}
 c.LimitOutput.max_lines = 1000
 
 # Feedback shows each test's score and failure message, never hidden-test source
