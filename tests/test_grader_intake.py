@@ -74,8 +74,8 @@ def lines(report, status: str, student: str | None = None) -> list[str]:
     ("ada.ipynb", "ada"),
     (f"Ada Lovelace - {NB}", "ada_lovelace"),
     (f"Copy of bob_{A} (2).ipynb", "bob"),
-    (f"lovelaceada_123_4567_Copy of {NB}", "lovelaceada"),
-    (f"lovelaceada_LATE_123_4567_{A}-1.ipynb", "lovelaceada"),
+    (f"lovelaceada_123_4567_Copy of {NB}", "lovelaceada_123"),
+    (f"lovelaceada_LATE_123_4567_{A}-1.ipynb", "lovelaceada_123"),
     (f"A01_carol_attempt_2026-03-01-10-15-00_{NB}", "carol"),
 ])
 def test_student_from_file_name(name, student):
@@ -85,7 +85,7 @@ def test_student_from_file_name(name, student):
 def test_names_and_folders():
     assert clean_name(f"Copy of {A} (3)") == (A, 3)
     assert clean_name(f"{A}-2") == (A, 2)
-    assert student_from_folder("Ada Lovelace_123456_assignsubmission_file_") == "ada_lovelace"
+    assert student_from_folder("Ada Lovelace_123456_assignsubmission_file_") == "ada_lovelace_123456"
     assert student_from_folder("B0B") == "b0b"
 
 
@@ -116,8 +116,8 @@ def test_lms_zip_folders_and_mixed_files(course, tmp_path):
     with zipfile.ZipFile(raw / "dave" / "my_work.zip", "w") as zf:  # a student zipping their own folder
         zf.writestr(f"work/{NB}", nbformat.writes(H.build_submission(A)))
     report = intake(course, A, [export, raw])
-    assert sorted(report.placed) == ["babbagecharles", "carol_shaw", "dave", "lovelaceada"]
-    assert lines(report, "REJECTED", "carol_shaw") == [f"{raw}/Carol Shaw_998877_assignsubmission_file_/report.pdf: not a notebook (.pdf)"]
+    assert sorted(report.placed) == ["babbagecharles_12", "carol_shaw_998877", "dave", "lovelaceada_11"]
+    assert lines(report, "REJECTED", "carol_shaw_998877") == [f"{raw}/Carol Shaw_998877_assignsubmission_file_/report.pdf: not a notebook (.pdf)"]
     assert lines(report, "REJECTED", "dave") == [f"{raw}/dave/solution.py: not a notebook (.py)"]
     assert not report.by_status("MISSING")
 

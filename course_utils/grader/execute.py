@@ -44,6 +44,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+import secrets
 from pathlib import Path
 
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -65,7 +66,8 @@ STEPS = ("snapshot", "locked", "test", "after")
 
 
 def guard_code(step: str, names: list[str] | tuple[str, ...] = (), expected: dict | None = None,
-               digest: str | None = None, student: bool = False) -> str:
+               digest: str | None = None, student: bool = False, nonce: str = "",
+               preload: list[str] | tuple[str, ...] = WATCHED) -> str:
     """The silent snippet the grader runs in the kernel for one step of the guard (see ``kernel_guard.py``).
 
     ``digest`` is what the previous step reported; the guard refuses to use its record when it changed.
@@ -79,9 +81,54 @@ def guard_code(step: str, names: list[str] | tuple[str, ...] = (), expected: dic
     elif expected is None:
         expected = expected_modules()
     values = {"STEP": step, "EXPECTED": expected, "WATCHED": WATCHED, "NAMES": sorted(names), "DIGEST": digest,
-              "STUDENT": bool(student)}
+              "STUDENT": bool(student), "NONCE": nonce, "PRELOAD": list(preload)}
     source = GUARD_SOURCE.read_text()
-    return re.sub(r"__(STEP|EXPECTED|WATCHED|NAMES|DIGEST|STUDENT)__", lambda match: repr(values[match.group(1)]), source)
+    return re.sub(r"__(STEP|EXPECTED|WATCHED|NAMES|DIGEST|STUDENT|NONCE|PRELOAD)__",
+                  lambda match: repr(values[match.group(1)]), source)
+
+
+def preloaded(nb: NotebookNode, package: Path = PACKAGE) -> list[str]:
+    """The watched modules a notebook uses (itself, or through a course_utils module that imports them).
+
+    The guard imports them before any of the notebook's code runs, so that what it records is pristine.
+    """
+    roots = {"builtins", "math", "numpy"}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tree = _parse_cell(cell.source)
+        for node in ast.walk(tree) if tree is not None else []:
+            modules = []
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                modules = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            for name in modules:
+                roots.add(name.split(".")[0])
+                path = package.parent / Path(*name.split(".")).with_suffix(".py")
+                if name.startswith("course_utils.") and path.is_file() and "torch" in _top_imports(path):
+                    roots.add("torch")
+    return [name for name in WATCHED if name.split(".")[0] in roots]
+
+
+def _parse_cell(source: str) -> ast.Module | None:
+    lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
+    try:
+        return ast.parse("\n".join(lines))
+    except SyntaxError:
+        return None
+
+
+def _top_imports(path: Path) -> set[str]:
+    """Top-level packages a module imports at its top level."""
+    tree = _parse_cell(path.read_text())
+    found = set()
+    for node in tree.body if tree is not None else []:
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module.split(".")[0])
+    return found
 
 
 def loaded_names(source: str) -> list[str]:
@@ -153,6 +200,7 @@ class GuardedExecute(Execute):
         self._events: list[str] = []
         self._problems: list[str] = []
         self._sandboxed: bool | None = None
+        self._preload = preloaded(nb)
         try:
             nb, resources = super().preprocess(nb, resources, km=km)
         except DeadKernelError:  # the kernel died between cells or while shutting down: keep what ran
@@ -202,7 +250,8 @@ class GuardedExecute(Execute):
 
     async def _run_guard(self, step: str, names: list[str] | tuple[str, ...] = (), student: bool = False) -> str | None:
         """Run one step of the guard in the kernel; return why it failed, or None."""
-        code = guard_code(step, names, self._expected, self._digest, student)
+        nonce = secrets.token_hex(8)
+        code = guard_code(step, names, self._expected, self._digest, student, nonce, self._preload)
         msg_id = await ensure_async(self.kc.execute(code, silent=True, store_history=False, allow_stdin=False,
                                                     user_expressions={"result": "__course_guard_result"}))
         reply = await self.async_wait_for_reply(msg_id)
@@ -217,8 +266,8 @@ class GuardedExecute(Execute):
             result = ast.literal_eval(value["data"]["text/plain"]) if value.get("status") == "ok" else None
         except (KeyError, ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             result = None
-        if not isinstance(result, dict) or not isinstance(result.get("digest"), str):
-            return "the guard's step gave no result"
+        if not isinstance(result, dict) or not isinstance(result.get("digest"), str) or result.get("nonce") != nonce:
+            return "the guard's step did not run (something in the kernel changed the code it was sent)"
         self._digest = result["digest"]
         self._events += [str(e)[:200] for e in result.get("events", []) if isinstance(e, str)]
         return str(result["problem"])[:300] if result.get("problem") else None

@@ -20,7 +20,7 @@
 # recorded) and the guard refuses to use a record that changed between its steps.
 
 
-def __course_guard(step, user, expected, watched, names, digest, student_cell):
+def __course_guard(step, user, expected, watched, names, digest, student_cell, nonce, preload):
     # The real sys and builtins, reached without any name a notebook could rebind.
     importer = None
     for cls in ().__class__.__base__.__subclasses__():
@@ -53,7 +53,8 @@ def __course_guard(step, user, expected, watched, names, digest, student_cell):
 
     if digest is not None and (state is None or getattr(state, "fingerprint", None) is None
                                or state.fingerprint(state) != digest):
-        return {"problem": "the grader's record of the notebook's starting state was changed by the notebook's code"}
+        return {"problem": "the grader's record of the notebook's starting state was changed by the notebook's code",
+                "digest": digest, "nonce": nonce}
 
     builtins = sys.modules.get("builtins")
     if state is not None and step == "test":  # builtins first, with dict operations only
@@ -84,7 +85,7 @@ def __course_guard(step, user, expected, watched, names, digest, student_cell):
         state.objects, state.lists, state.classes, state.sys_hooks, state.signals = [], [], {}, {}, {}
         state.events, state.in_guard, state.student_running = [], [False], [False]
         state.fingerprint = fingerprint
-        for name in watched:
+        for name in preload:  # the watched modules this notebook uses, imported before any of its code runs
             try:
                 importlib.import_module(name)
             except Exception:
@@ -142,6 +143,7 @@ def __course_guard(step, user, expected, watched, names, digest, student_cell):
         frame_attrs = {"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back", "f_locals", "f_globals", "f_code"}
         own_file = __course_guard.__code__.co_filename  # cells are compiled to files in one folder (ipykernel)
         cell_folder = own_file.rpartition("/")[0] + "/" if "/" in own_file else "<"
+        state.cell_folder = cell_folder
         getframe = sys._getframe
 
         def hook(event, args, record=state.events, busy=state.in_guard, student=state.student_running):
@@ -273,19 +275,26 @@ def __course_guard(step, user, expected, watched, names, digest, student_cell):
             # finalizers of the notebook's garbage run now, not in the middle of the test
             gc.collect()
             gc.disable()
-            # threads the notebook started must not run while the test does
-            monitor = getattr(getattr(sys.modules.get("tqdm._monitor"), "TMonitor", None), "run", None)
-            monitor_code = getattr(monitor, "__code__", None)
+            # threads running the notebook's own code must not run while the test does (library threads, such
+            # as IPython's output threads or tqdm's monitor, are fine)
+            def notebooks(code):
+                name = getattr(code, "co_filename", "") or ""
+                return name.startswith(state.cell_folder) or (name.startswith("<") and not name.startswith("<frozen"))
+
+            threads = state.threading._active
             for ident, frame in sys._current_frames().items():
                 if ident in state.threads:
                     continue
-                benign = False
-                while frame is not None:  # tqdm's monitor thread, started by progress bars, is harmless
-                    if monitor_code is not None and frame.f_code is monitor_code:
-                        benign = True
-                        break
+                suspect = False
+                while frame is not None and not suspect:
+                    suspect = notebooks(frame.f_code)
                     frame = frame.f_back
-                if not benign:
+                thread = threads.get(ident)
+                for func in (getattr(thread, "_target", None), getattr(thread, "function", None),
+                             getattr(type(thread), "run", None)):
+                    func = getattr(func, "__func__", func)
+                    suspect = suspect or notebooks(getattr(func, "__code__", None))
+                if suspect:
                     problem = "a thread the notebook started is still running, so the test could not run unobserved"
             # the course's own modules: reload those that were patched, re-import those that were swapped
             import importlib
@@ -345,10 +354,14 @@ def __course_guard(step, user, expected, watched, names, digest, student_cell):
                 result["problem"] = problem
     finally:
         state.in_guard[0] = False
+        cache = sys.modules.get("linecache")
+        if cache is not None:  # this snippet's own source, kept by IPython like any cell's
+            cache.cache.pop(__course_guard.__code__.co_filename, None)
     result["digest"] = state.fingerprint(state)
+    result["nonce"] = nonce  # proves to the grader that this step really ran
     return result
 
 
 __course_guard_result = __course_guard(__STEP__, __course_guard.__globals__, __EXPECTED__, __WATCHED__, __NAMES__,
-                                       __DIGEST__, __STUDENT__)
+                                       __DIGEST__, __STUDENT__, __NONCE__, __PRELOAD__)
 del __course_guard
