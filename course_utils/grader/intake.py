@@ -191,11 +191,12 @@ def _extract(archive: Path, into: Path) -> tuple[Path, list[tuple[str, str]]]:
             if stat.S_ISLNK(info.external_attr >> 16):
                 skipped.append((info.filename, "a link, not a file: refused (a link can point at anything, the solutions included)"))
                 continue
-            dest = (target / info.filename).resolve()
-            if not dest.is_relative_to(target.resolve()) or Path(info.filename).is_absolute():
-                skipped.append((info.filename, "its path leads outside the zip: refused"))
-                continue
+            dest = None
             try:
+                dest = Path(os.path.normpath(target / info.filename))
+                if Path(info.filename).is_absolute() or not dest.is_relative_to(target):
+                    skipped.append((info.filename, "its path leads outside the zip: refused"))
+                    continue
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(info) as src, open(dest, "wb") as out:
                     shutil.copyfileobj(src, out)
@@ -204,8 +205,11 @@ def _extract(archive: Path, into: Path) -> tuple[Path, list[tuple[str, str]]]:
             except (OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError, zlib.error) as err:
                 reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err) or type(err).__name__
                 skipped.append((info.filename, f"cannot be extracted ({reason})"))
-                if dest.exists():
-                    dest.unlink()
+                try:
+                    if dest is not None and dest.is_file():
+                        dest.unlink()
+                except OSError:
+                    pass
     return target, skipped
 
 
