@@ -393,6 +393,11 @@ def _scores(course_or_url, assignment: str, student: str, course_id: str | None 
 def _prepare_review_course(course: Course, assignment: str) -> Path:
     """A scratch course (own folders, own SQLite gradebook) where flagged submissions are regraded without their flagged code."""
     scratch = course.workspace / REVIEW_FOLDER / assignment
+    with _file_lock(course.workspace / REVIEW_FOLDER / f"{assignment}.lock"):  # graders sharing a workspace take turns
+        return _prepare_review_course_locked(course, assignment, scratch)
+
+
+def _prepare_review_course_locked(course: Course, assignment: str, scratch: Path) -> Path:
     stamp = scratch / "release.stamp"
     if stamp.exists() and stamp.read_text() == release_stamp(course, assignment) and (scratch / "gradebook.db").exists():
         return scratch
