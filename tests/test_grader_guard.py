@@ -184,3 +184,20 @@ def test_bubblewrap_sandbox_works_here():
 
         pytest.skip(problem)
     assert problem is None, problem
+
+
+def test_call_student_also_undoes_patches_to_numpy_and_builtins():
+    """A student's function called by a test must not patch what the test's own checks use next."""
+    import builtins
+
+    import numpy
+
+    real_all, real_abs = numpy.all, builtins.abs
+
+    def sneaky(z):
+        numpy.all = lambda *args, **kwargs: True
+        builtins.abs = lambda value: 0
+        return z
+
+    assert G.call_student(sneaky, 2) == 2
+    assert numpy.all is real_all and builtins.abs is real_abs

@@ -66,7 +66,10 @@ LIMITS_SHIM = r"""
 import json, os, resource, sys
 spec = json.loads(sys.argv[1])
 for name, value in spec["limits"].items():
-    resource.setrlimit(getattr(resource, name), (value, value))
+    which = getattr(resource, name)
+    hard = resource.getrlimit(which)[1]
+    value = value if hard == resource.RLIM_INFINITY else min(value, hard)  # never above what this user may have
+    resource.setrlimit(which, (value, value))
 if spec["uid"] is not None:
     os.setgroups([])
     os.setresgid(spec["uid"], spec["uid"], spec["uid"])
