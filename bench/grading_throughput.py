@@ -23,7 +23,6 @@ import itertools
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -83,15 +82,13 @@ def make_course(folder: Path, submissions: dict[str, nbformat.NotebookNode] | No
 
 
 def timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
-    """Wall-clock seconds of ``command``, and the CPU seconds it and its children used."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """Wall-clock seconds of ``command``, and the CPU seconds of its whole process tree (kernels included)."""
     start = time.perf_counter()
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    result, cpu = H.run_measured(command, timeout=7200, cwd=cwd, env=env)
     seconds = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return seconds, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return seconds, cpu
 
 
 def scores(course_root: Path) -> dict[str, float]:

@@ -154,8 +154,13 @@ def release_stamp(course: Course, assignment: str) -> str:
 
 
 def grading_problems(course: Course, assignment: str, students: list[str]) -> dict[str, str]:
-    """Why each of ``students`` cannot be reported yet (feedback, export); students that can are left out."""
+    """Why each of ``students`` cannot be reported yet (feedback, export); students that can are left out.
+
+    For an assignment this pipeline never graded (no status.json), only the files are checked: an autograded
+    notebook that is missing or older than the submission.
+    """
     status = load_status(course, assignment)
+    ours = status_path(course, assignment).exists()
     names = list(course.released_notebooks(assignment))
     problems: dict[str, str] = {}
     for student in students:
@@ -164,7 +169,11 @@ def grading_problems(course: Course, assignment: str, students: list[str]) -> di
         graded = [course.autograded_dir(student, assignment) / f"{name}.ipynb" for name in names]
         graded = [p for p in graded if (course.submission_dir(student, assignment) / p.name).exists()]
         rerun = f"run `python -m course_utils.grader autograde {assignment} --student {student}`"
-        if record is None:
+        if record is None and not ours:
+            if submitted is not None and (not graded or any(not p.exists() or p.stat().st_mtime + 1e-6 < submitted
+                                                             for p in graded)):
+                problems[student] = f"not graded for its current submission: {rerun}"
+        elif record is None:
             if submitted is None and not any(p.exists() for p in graded):
                 continue  # in the gradebook only (nbgrader's own commands): nothing of ours to check
             problems[student] = f"not graded by this pipeline yet: {rerun}"

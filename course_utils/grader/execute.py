@@ -201,6 +201,8 @@ class GuardedExecute(Execute):
         self._problems: list[str] = []
         self._sandboxed: bool | None = None
         self._preload = preloaded(nb)
+        code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
+        self._last_code_cell = code_cells[-1] if code_cells else -1
         try:
             nb, resources = super().preprocess(nb, resources, km=km)
         except DeadKernelError:  # the kernel died between cells or while shutting down: keep what ran
@@ -227,6 +229,8 @@ class GuardedExecute(Execute):
                 cell, resources = super().preprocess_cell(cell, resources, index)
                 if locked and not self._stopped:  # a released cell: what it binds is what the tests may use
                     run_sync(self._run_guard)("locked", bound_names(cell.source))
+                elif index == self._last_code_cell and not self._stopped:  # collect what the last cell did
+                    run_sync(self._run_guard)("snapshot")
                 return cell, resources
             problem = run_sync(self._run_guard)("test", loaded_names(cell.source))
             if problem:
