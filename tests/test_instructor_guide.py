@@ -79,7 +79,7 @@ def test_guide_takes_raw_submissions_to_grades_and_feedback(tmp_path):
         assert result.returncode == 0, f"guide command failed:\n{block}\n{result.stdout}\n{result.stderr}"
         output += result.stdout
 
-    assert re.search(r"REJECTED\s+carol\s+.*unreadable notebook JSON", output), output
+    assert re.search(r"REJECTED\s+carol_102\s+.*unreadable notebook JSON", output), output
     with open(course / "grading" / "grades.csv") as fh:
         rows = {row["student_id"]: row for row in csv.DictReader(fh)}
     assert sorted(rows) == ["ada", "bob_101"]  # Canvas's user id is kept in the student id
