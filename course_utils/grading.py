@@ -16,7 +16,8 @@ Three jobs:
   - something that attacks the guard itself (``sys.setprofile``, ``ctypes``,
     ``gc`` walks, threads);
 
-  and whatever it changed in the ``course_utils`` modules is put back. The
+  and whatever it changed in the ``course_utils`` modules and in the libraries the
+  checks use (NumPy, PyTorch, builtins) is put back. The
   guard keeps its state in the call's own closure: there is no module-level
   switch a student's function could reset, and reference functions are not
   wrapped, so there is no unguarded ``__wrapped__`` alias;
@@ -310,10 +311,16 @@ def _make_profiler(rules: _Rules, seen: list[str]):
     return profiler
 
 
+# Libraries whose functions the checks below use (np.all, abs, ...): a student's function must not patch them either.
+RESTORED_LIBRARIES = ("builtins", "math", "numpy", "numpy.linalg", "numpy.testing", "torch", "torch.nn",
+                      "torch.nn.functional", "torch.testing")
+
+
 @contextlib.contextmanager
 def _course_modules_restored() -> Iterator[None]:
-    """Undo changes to the ``course_utils`` modules' names made inside this block."""
-    modules = {name: m for name, m in list(sys.modules.items()) if name.split(".")[0] == "course_utils" and m is not None}
+    """Undo changes to the ``course_utils`` modules' names, and to the libraries the checks use, made inside this block."""
+    modules = {name: m for name, m in list(sys.modules.items())
+               if (name.split(".")[0] == "course_utils" or name in RESTORED_LIBRARIES) and m is not None}
     saved = {name: dict(vars(module)) for name, module in modules.items()}
     try:
         yield
@@ -325,7 +332,7 @@ def _course_modules_restored() -> Iterator[None]:
                 if key not in namespace or namespace[key] is not value:
                     namespace[key] = value
             for key in set(namespace) - set(saved[name]):
-                if hasattr(builtins, key):  # a new global that would shadow a builtin inside the module
+                if hasattr(builtins, key) and name.split(".")[0] == "course_utils":  # would shadow a builtin there
                     del namespace[key]
 
 
