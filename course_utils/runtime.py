@@ -114,12 +114,16 @@ def thread_policy() -> int | None:
     """How many CPU threads PyTorch should use here; ``None`` keeps PyTorch's own default.
 
     ``COURSE_THREADS=N`` overrides the policy (``COURSE_THREADS=torch`` keeps
-    PyTorch's default). Without it: one thread. PyTorch's OpenMP threads spin
-    while they wait for work, so on a machine with few cores, or one shared
-    with other jobs (a grader running several kernels, a busy laptop, Colab's
-    two virtual cores), more threads make the small models of this course
-    slower, often several times; one thread is never much slower. The
-    measurements behind this choice are in ``bench/threads.py`` and the README.
+    PyTorch's default, one thread per core). Without it: one thread.
+    PyTorch's OpenMP threads spin while they wait for work, and the course's
+    networks are small, so on a machine with few cores, or one shared with
+    other programs (a grader running several kernels at once, Colab's two
+    virtual cores), more threads mostly take CPU time from each other. On the
+    shared 2-core machine the course is tested on, one thread was the fastest
+    setting for every chapter and grading run measured, by up to an order of
+    magnitude (``bench/threads.py``; the numbers are in the README). On a free
+    machine with many cores, the larger trainings may gain from more threads:
+    measure, and set ``COURSE_THREADS``.
     """
     wanted = os.environ.get(THREADS_ENV, "").strip().lower()
     if wanted in {"torch", "default"}:

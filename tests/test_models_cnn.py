@@ -108,7 +108,7 @@ def test_strided_convolution_then_transposed_restores_the_size():
             assert n in restored, (n, f, p, s)
 
 
-def test_ceiling_form_of_the_notes_formula_agrees_floor_and_round_do_not():
+def test_ceiling_of_the_fraction_formula_agrees_floor_and_round_do_not():
     import math
 
     floor_wrong = round_wrong = 0
@@ -161,6 +161,8 @@ def test_residual_block_without_skip_is_the_plain_stack():
     x = torch.randn(2, 4, 6, 6)
     plain = F.relu(block.bn2(block.conv2(F.relu(block.bn1(block.conv1(x))))))
     torch.testing.assert_close(block(x), plain)
+    # the plain block has no shortcut, so no shortcut parameters either
+    assert cnn.count_parameters(cnn.ResidualBlock(4, 8, stride=2)) - cnn.count_parameters(cnn.ResidualBlock(4, 8, stride=2, skip=False)) == 4 * 8 + 2 * 8
     block.skip = True
     residual_branch = block.bn2(block.conv2(F.relu(block.bn1(block.conv1(x)))))
     torch.testing.assert_close(block(x), F.relu(residual_branch + x))
