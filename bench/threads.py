@@ -70,7 +70,7 @@ def _spin() -> None:
 def run_notebook(path: Path, threads: int, env_extra: dict[str, str], drop_thread_lines: bool) -> dict:
     """Execute one notebook in a subprocess; wall time, its CPU seconds and the others' load meanwhile."""
     env = {k: v for k, v in os.environ.items() if k not in {"COURSE_FAST", "NBGRADER_EXECUTION", "COURSE_THREADS"}}
-    env.update(env_extra, COURSE_THREADS=str(threads), MPLBACKEND="Agg", PYDEVD_DISABLE_FILE_VALIDATION="1")
+    env.update(env_extra, COURSE_THREADS=str(threads), MPLBACKEND="module://matplotlib_inline.backend_inline", PYDEVD_DISABLE_FILE_VALIDATION="1")
     n_cpus = os.cpu_count() or 1
     usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy_before, total_before = cpu_times()
