@@ -9,8 +9,9 @@ hits every setting alike. The thread count reaches the kernel through
   default) or the test budget (``--budget fast``);
 * grading runs: each ``solutions/<id>/<id>.ipynb`` executed as nbgrader's
   autograde executes it (``NBGRADER_EXECUTION=autograde``: fast budget, hidden
-  tests included). Lines that set the thread count inside a notebook are left
-  out of the copy that runs, so the policy under test decides.
+  tests included, answer cells without nbgrader's solution markers). Lines
+  that set the thread count inside a notebook are left out of the copy that
+  runs, so the policy under test decides.
 
 For every run the script records the wall time, the CPU seconds the kernel
 used, and the load the rest of the machine put on the CPUs meanwhile (from
@@ -40,17 +41,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 
-# Runs one notebook in a fresh kernel; argv: notebook path, "drop-thread-lines" flag.
+# Runs one notebook in a fresh kernel; argv: notebook path, "as a graded submission" flag. A graded submission
+# is the instructor's notebook as autograde sees it: the answer cells without nbgrader's solution markers (as in
+# tests/nbgrader_harness.build_submission), and without lines that set the thread count.
 RUNNER = r"""
-import sys, nbformat
+import re, sys, nbformat
 from nbclient import NotebookClient
-path, drop = sys.argv[1], sys.argv[2] == "1"
+path, graded = sys.argv[1], sys.argv[2] == "1"
 nb = nbformat.read(path, as_version=4)
-if drop:
+marker = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
+if graded:
     for cell in nb.cells:
         if cell.cell_type == "code":
-            cell.source = "\n".join(line for line in cell.source.splitlines() if "set_num_threads(" not in line)
-NotebookClient(nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(__import__("pathlib").Path(path).parent)}}).execute()
+            cell.source = "\n".join(line for line in cell.source.splitlines()
+                                    if "set_num_threads(" not in line and not marker.match(line))
+NotebookClient(nb, timeout=1800, kernel_name="python3", allow_errors=graded,
+               resources={"metadata": {"path": str(__import__("pathlib").Path(path).parent)}}).execute()
+failed = sum(out.output_type == "error" for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs)
+print("FAILED_CELLS", failed)
 """
 
 
@@ -85,7 +93,9 @@ def run_notebook(path: Path, threads: int, env_extra: dict[str, str], drop_threa
     machine_busy_cores = (busy_after - busy_before) / max(total_after - total_before, 1.0) * n_cpus
     if result.returncode != 0:
         raise RuntimeError(f"{path.name} with {threads} thread(s) failed:\n{result.stderr[-3000:]}")
+    failed = int(result.stdout.split("FAILED_CELLS")[-1])
     return {
+        "failed_cells": failed,  # graded runs continue past a failing test cell, as autograde does
         "wall_s": round(wall, 2),
         "cpu_s": round(own_cpu, 2),
         "machine_busy_cores": round(machine_busy_cores, 2),
@@ -130,7 +140,8 @@ def main() -> None:
                     record = run_notebook(path, threads, env_extra, drop)
                     runs[name][str(threads)].append(record)
                     print(f"[{repeat + 1}/{args.repeats}] {name:48s} {threads} thread(s): {record['wall_s']:7.1f} s wall, "
-                          f"{record['cpu_s']:6.1f} s CPU, others busy {record['others_busy_cores']:.2f} cores", flush=True)
+                          f"{record['cpu_s']:6.1f} s CPU, others busy {record['others_busy_cores']:.2f} cores"
+                          + (f", {record['failed_cells']} failing cell(s)" if record["failed_cells"] else ""), flush=True)
     finally:
         for spinner in spinners:
             spinner.terminate()
