@@ -313,7 +313,7 @@ def _make_profiler(rules: _Rules, seen: list[str]):
 
 # Libraries whose functions the checks below use (np.all, abs, ...): a student's function must not patch them either.
 RESTORED_LIBRARIES = ("builtins", "math", "numpy", "numpy.linalg", "numpy.testing", "torch", "torch.nn",
-                      "torch.nn.functional", "torch.testing")
+                      "torch.nn.functional", "torch.testing", "importlib", "importlib.util", "inspect", "os", "os.path")
 
 
 @contextlib.contextmanager

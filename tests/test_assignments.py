@@ -8,6 +8,9 @@ mutants of an assignment are graded in one run of the course's own parallel
 pipeline (``python -m course_utils.grader autograde --workers 2``, nbgrader
 inside, every kernel in its sandbox), so the suite grows with the number of
 notebooks divided by the workers, not one nbgrader process after another.
+Mutants are graded in the grader's mutation-testing mode: each stops at its
+first failed test cell, which is all "loses points" needs; the solution and the
+blank release run in full.
 Scores are read from the gradebook: ``nbgrader validate`` exits 0 even when
 tests fail.
 """
@@ -64,6 +67,32 @@ def test_blank_release_scores_zero(graded, assignment):
 def test_mutant_loses_points(graded, assignment, mutant):
     score, max_score = graded[assignment][1][f"mutant-{mutant}"]
     assert score < max_score, f"{assignment}: mutant {mutant!r} still earns full marks ({score}/{max_score})"
+
+
+def _error_names(nb) -> list[tuple[bool, list[str]]]:
+    """For each non-empty code cell: whether it is a test cell, and the names of the errors in its outputs."""
+    def is_test(cell) -> bool:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        return bool(meta.get("grade")) and not meta.get("solution")
+
+    return [(is_test(c), [o.get("ename", "") for o in c.get("outputs", []) if o.get("output_type") == "error"])
+            for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_mutants_stop_at_their_first_failed_test_and_the_solution_runs_in_full(graded, assignment):
+    course = graded[assignment][0]
+    notebook = f"{assignment}.ipynb"
+    solution = nbformat.read(course.grading / "autograded" / "solution" / assignment / notebook, as_version=4)
+    assert not any(names for _, names in _error_names(solution)), f"{assignment}: the solution's run has errors"
+    for mutant in H.load_mutants(assignment):
+        path = course.grading / "autograded" / f"mutant-{mutant.name}" / assignment / notebook
+        errors = _error_names(nbformat.read(path, as_version=4))
+        first = next((i for i, (test, names) in enumerate(errors) if test and names), None)
+        if first is None:
+            continue  # a mutant that fails no test cell loses nothing: test_mutant_loses_points reports it
+        after = [names for _, names in errors[first + 1:]]
+        assert all(names == ["NotRun"] for names in after), (mutant.name, after[:3])
 
 
 def _comparable(path):
