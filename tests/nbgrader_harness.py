@@ -212,13 +212,14 @@ class Course:
             }
 
 
-def grade_all(assignment: str, workdir: Path, workers: int = WORKERS,
-              stop_mutants: bool = True) -> tuple[Course, dict[str, tuple[float, float]]]:
+def grade_all(assignment: str, workdir: Path, workers: int = WORKERS, stop_mutants: bool = True,
+              mutants: list[str] | None = None) -> tuple[Course, dict[str, tuple[float, float]]]:
     """Generate, submit solution/blank/mutants, grade them all in one parallel run, return scores by student.
 
     With ``stop_mutants`` each mutant's run stops at its first failed test cell (the grader's mutation-testing
     mode): its score is then at most its full-run score, which is all "every mutant loses points" needs. The
-    solution and the blank release always run in full.
+    solution and the blank release always run in full. ``mutants``: the names of the mutants to grade (default:
+    all of them).
 
     The course's ``timings`` attribute records the run: seconds to generate the release, to grade everything
     (wall clock, and CPU seconds of all processes), and each notebook's seconds in its worker.
@@ -230,7 +231,8 @@ def grade_all(assignment: str, workdir: Path, workers: int = WORKERS,
     course.submit("solution", assignment, build_submission(assignment, release=release))
     course.submit("blank", assignment, nbformat.read(release, as_version=4))
     for mutant in load_mutants(assignment):
-        course.submit(f"mutant-{mutant.name}", assignment, build_submission(assignment, mutant.cells, release=release))
+        if mutants is None or mutant.name in mutants:
+            course.submit(f"mutant-{mutant.name}", assignment, build_submission(assignment, mutant.cells, release=release))
     start = time.perf_counter()
     course.autograde(assignment, workers)
     graded = time.perf_counter() - start
