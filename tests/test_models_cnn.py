@@ -24,7 +24,7 @@ def test_output_size_formula_matches_pytorch_over_a_grid():
 
 
 def test_output_size_counts_placements_not_plus_one_over_stride():
-    # (n + 2p - f + 1) / s, a formula wrong for s > 1, gives 13.5 here (13 rounded down); PyTorch gives 14
+    # (n + 2p - f + 1) / s, wrong for s > 1 unless s divides n + 2p - f + 1, gives 13.5 here (13 rounded down); PyTorch gives 14
     assert cnn.conv_output_size(28, 2, 0, 2) == 14
 
 

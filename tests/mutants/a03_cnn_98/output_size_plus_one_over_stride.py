@@ -1,4 +1,4 @@
-# Mutant: conv_output_size uses (n + 2p - f + 1) / s, rounded down (wrong for s > 1)
+# Mutant: conv_output_size uses (n + 2p - f + 1) / s, rounded down (wrong when s does not divide n + 2p - f + 1)
 # %% grade_id=conv_output_size
 def conv_output_size(n, f, p=0, s=1, d=1):
     """Output length of a convolution over length n: kernel size f, padding p, stride s, dilation d.
