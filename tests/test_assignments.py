@@ -87,6 +87,16 @@ def test_solution_gets_full_marks(graded, assignment):
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_no_test_cell_leaves_a_value_nbgrader_would_read_as_partial_credit(graded, assignment):
+    course = graded[assignment][0]
+    nb = nbformat.read(course.grading / "autograded" / "solution" / assignment / f"{assignment}.ipynb", as_version=4)
+    valued = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if c.cell_type == "code"
+              and (c.metadata.get("nbgrader") or {}).get("grade") and not c.metadata["nbgrader"].get("solution")
+              and any(o.get("output_type") == "execute_result" for o in c.get("outputs", []))]
+    assert not valued, f"{assignment}: these test cells end with a value (nbgrader takes a number as the score): {valued}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_blank_release_scores_zero(graded, assignment):
     score, _ = graded[assignment][1]["blank"]
     assert score == 0, f"{assignment}: the unanswered release already scores {score}"

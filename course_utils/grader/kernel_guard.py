@@ -311,6 +311,16 @@ def __course_guard(step, user, expected, watched, names, digest, student_cell, n
                     obj = module.__dict__.get(attr)
                     if getattr(obj, "__module__", None) != name or getattr(obj, "__qualname__", None) != attr:
                         return True
+                    # a decorated function (contextlib.contextmanager, torch.no_grad) runs the decorator's code
+                    # first: follow __wrapped__ to the module's own function, through wrappers that are not
+                    # the notebook's code
+                    for _ in range(8):
+                        inner = obj.__dict__.get("__wrapped__") if hasattr(obj, "__dict__") else None
+                        if inner is None:
+                            break
+                        if notebooks(getattr(obj, "__code__", None)):
+                            return True
+                        obj = inner
                     code = getattr(obj, "__code__", None)
                     if code is not None and os.path.realpath(code.co_filename) != expected[name][0]:
                         return True
