@@ -105,6 +105,10 @@ def run_mutant(shell, assignment: str, mutant: H.Mutant, timeout: float = CELL_T
         import matplotlib.pyplot as plt
 
         plt.close("all")
+        if "torch" in sys.modules:  # process-wide settings a notebook may change, back to PyTorch's defaults
+            torch = sys.modules["torch"]
+            torch.set_default_dtype(torch.float32)
+            torch.set_grad_enabled(True)
     record["seconds"] = round(time.perf_counter() - start, 2)
     return record
 
