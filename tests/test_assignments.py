@@ -46,30 +46,38 @@ def test_assignments_are_discovered():
     assert ASSIGNMENTS, "no assignment found in solutions/<id>/<id>.ipynb"
 
 
+class _PerAssignment(dict):
+    """Results computed on first use, one assignment at a time (``-k a03`` grades only a03)."""
+
+    def __init__(self, compute):
+        super().__init__()
+        self._compute = compute
+
+    def __missing__(self, assignment):
+        self[assignment] = self._compute(assignment)
+        return self[assignment]
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """Autograde solution, blank release and all mutants once per assignment."""
-    results = {}
-    for assignment in ASSIGNMENTS:
-        course, scores = H.grade_all(assignment, tmp_path_factory.mktemp(assignment), mutants=PIPELINE[assignment])
-        results[assignment] = (course, scores)
-    return results
+    """Autograde solution, blank release, gaming mutants and one plausible mutant, once per assignment."""
+    return _PerAssignment(lambda a: H.grade_all(a, tmp_path_factory.mktemp(a), mutants=PIPELINE[a]))
 
 
 @pytest.fixture(scope="module")
 def run_in_process(tmp_path_factory):
-    """The plausible mutants of every assignment, each run until the first hidden test it fails."""
+    """The plausible mutants of each assignment, each run until the first hidden test it fails."""
     import subprocess
     import sys
 
-    results = {}
-    for assignment in ASSIGNMENTS:
+    def run(assignment):
         out = tmp_path_factory.mktemp(f"runner-{assignment}") / "results.json"
         done = subprocess.run([sys.executable, str(H.ROOT / "tests" / "mutant_runner.py"), assignment, "--json", str(out)],
                               capture_output=True, text=True, timeout=3600, cwd=H.ROOT)
         assert done.returncode == 0 and out.exists(), f"{assignment}: the mutant runner failed:\n{done.stderr[-3000:]}"
-        results[assignment] = json.loads(out.read_text())
-    return results
+        return json.loads(out.read_text())
+
+    return _PerAssignment(run)
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
