@@ -306,3 +306,49 @@ def test_train_step_mistakes_fail():
         return result
 
     _fails(C.check_train_step, own_optimiser, rng, match="changed after")
+
+
+def test_more_train_step_mistakes_fail():
+    """Wrong steps written from the released instructions alone."""
+    rng = np.random.default_rng(11)
+
+    def g_phase_detached(G, D, opt_G, opt_D, real, latent_dim, saturating=False):
+        fake = G(torch.randn(len(real), latent_dim)).detach()  # detached once, used in both phases
+        real_logits, fake_logits = D(real), D(fake)
+        d_loss = discriminator_loss(real_logits, fake_logits)
+        opt_D.zero_grad()
+        d_loss.backward()
+        opt_D.step()
+        g_loss = generator_loss(D(fake), saturating)
+        opt_G.zero_grad()
+        g_loss.backward()
+        opt_G.step()
+        correct = (real_logits > 0).sum() + (fake_logits < 0).sum()
+        return {"d_loss": d_loss.item(), "g_loss": g_loss.item(), "d_accuracy": correct.item() / (2 * len(real))}
+
+    _fails(C.check_train_step, g_phase_detached, rng, match="no gradient|G's gradient")
+
+    def zero_grad_after_backward(G, D, opt_G, opt_D, real, latent_dim, saturating=False):
+        fake = G(torch.randn(len(real), latent_dim))
+        real_logits, fake_logits = D(real), D(fake.detach())
+        d_loss = discriminator_loss(real_logits, fake_logits)
+        d_loss.backward()
+        opt_D.zero_grad()  # clears the gradient it has just computed
+        opt_D.step()
+        g_loss = generator_loss(D(fake), saturating)
+        opt_G.zero_grad()
+        g_loss.backward()
+        opt_G.step()
+        correct = (real_logits > 0).sum() + (fake_logits < 0).sum()
+        return {"d_loss": d_loss.item(), "g_loss": g_loss.item(), "d_accuracy": correct.item() / (2 * len(real))}
+
+    _fails(C.check_train_step, zero_grad_after_backward, rng, match="no gradient|D's gradient")
+
+    def accuracy_after_the_step(G, D, opt_G, opt_D, real, latent_dim, saturating=False):
+        result = train_step(G, D, opt_G, opt_D, real, latent_dim, saturating)
+        with torch.no_grad():  # re-scored by the updated D: not the accuracy of D's phase
+            fake = G(torch.randn(len(real), latent_dim))
+            result["d_accuracy"] = ((D(real) > 0).sum() + (D(fake) < 0).sum()).item() / (2 * len(real))
+        return result
+
+    _fails(C.check_train_step, accuracy_after_the_step, rng, match="changed after|d_accuracy|G was not")
