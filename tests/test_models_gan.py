@@ -185,3 +185,17 @@ def test_shipped_dcgan_record_and_samples():
     samples = model.sample(16, generator=torch.Generator().manual_seed(0))
     assert samples.shape == (16, 1, 28, 28) and 0 <= samples.min() and samples.max() <= 1
     assert record["quality"]["samples"]["classes_covered"] >= 8
+
+
+@pytest.mark.gpu
+def test_dcgan_step_and_sampling_on_cuda():
+    torch.manual_seed(0)
+    model = M.DCGAN(16, width=8).cuda()
+    opt_g, opt_d = M.adam_pair(model.generator, model.discriminator)
+    real = M.to_signed(torch.rand(32, 1, 28, 28, device="cuda"))
+    for noise in (None, torch.Generator().manual_seed(0)):
+        stats = M.gan_step(model.generator, model.discriminator, opt_g, opt_d, real, noise=noise)
+        assert all(math.isfinite(v) for v in stats.values())
+    samples = model.sample(8, generator=torch.Generator().manual_seed(0))
+    assert samples.device.type == "cuda" and samples.shape == (8, 1, 28, 28)
+    assert all(p.device.type == "cuda" for p in model.parameters())
