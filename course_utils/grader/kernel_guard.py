@@ -272,8 +272,9 @@ def __course_guard(step, user, expected, watched, names, digest, student_cell, n
                         signal.signal(signum, handler)
                     except (ValueError, OSError, TypeError):
                         pass
-            # finalizers of the notebook's garbage run now, not in the middle of the test
-            gc.collect()
+            # no collection while the test runs: finalizers and gc callbacks of the notebook's garbage cannot run
+            # in the middle of it (a full collection here would cost about half a second per test with PyTorch
+            # loaded; the garbage is collected after the test instead)
             gc.disable()
             # threads running the notebook's own code must not run while the test does (library threads, such
             # as IPython's output threads or tqdm's monitor, are fine)
@@ -310,6 +311,16 @@ def __course_guard(step, user, expected, watched, names, digest, student_cell, n
                     obj = module.__dict__.get(attr)
                     if getattr(obj, "__module__", None) != name or getattr(obj, "__qualname__", None) != attr:
                         return True
+                    # a decorated function (contextlib.contextmanager, torch.no_grad) runs the decorator's code
+                    # first: follow __wrapped__ to the module's own function, through wrappers that are not
+                    # the notebook's code
+                    for _ in range(8):
+                        inner = obj.__dict__.get("__wrapped__") if hasattr(obj, "__dict__") else None
+                        if inner is None:
+                            break
+                        if notebooks(getattr(obj, "__code__", None)):
+                            return True
+                        obj = inner
                     code = getattr(obj, "__code__", None)
                     if code is not None and os.path.realpath(code.co_filename) != expected[name][0]:
                         return True
