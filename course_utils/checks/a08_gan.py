@@ -67,8 +67,11 @@ from course_utils import grading as G
 from course_utils.grading import Limits
 
 NO_COURSE_GAN = Limits(modules=("course_utils.models.gan",),
-                       rule="Do not use the course's GAN code (course_utils.models.gan); write these parts yourself.")
-STEP_LIMITS = NO_COURSE_GAN + Limits(no_files=True, rule="train_step may not read files.")
+                       rule="Do not use the course's GAN code (course_utils.models.gan); write these parts yourself.",
+                       cells=("discriminator_loss", "generator_loss", "networks", "train_step"))
+STEP_LIMITS = Limits(modules=("course_utils.models.gan",), no_files=True,
+                     rule="train_step is your own: not the course's GAN code (course_utils.models.gan), and no files.",
+                     cells=("train_step",))
 MAX_PARAMETERS = 1_000_000
 # The graded run: steps of the student's train_step, batch size, and the accuracy D must reach.
 GRADED_STEPS = 25
