@@ -119,6 +119,12 @@ register(Recipe(
     model="course_utils.models.autoencoder:ConvAutoencoder", model_kwargs={"latent_dim": 16, "width": 32},
     trainer="course_utils.models.autoencoder:train_autoencoder_checkpoint", train_kwargs={"epochs": 40},
 ))
+register(Recipe(
+    name="dcgan_mnist",
+    description="DCGAN (transposed convolutions, batch norm, non-saturating losses), 64-dimensional noise (chapter 9)",
+    model="course_utils.models.gan:DCGAN", model_kwargs={"latent_dim": 64, "width": 32},
+    trainer="course_utils.models.gan:train_dcgan_checkpoint", train_kwargs={"epochs": 30},
+))
 
 
 # ------------------------------------------------------------------ records and loading

@@ -1,0 +1,15 @@
+# Mutant: D's gradients are never cleared, so D steps on its loss plus what G's previous phase left in .grad
+# %% grade_id=train_step
+def train_step(G, D, opt_G, opt_D, real, latent_dim, saturating=False):
+    z = torch.randn(len(real), latent_dim)
+    fake = G(z)
+    real_logits, fake_logits = D(real), D(fake.detach())
+    d_loss = discriminator_loss(real_logits, fake_logits)
+    d_loss.backward()
+    opt_D.step()
+    g_loss = generator_loss(D(fake), saturating=saturating)
+    opt_G.zero_grad()
+    g_loss.backward()
+    opt_G.step()
+    correct = (real_logits > 0).sum() + (fake_logits < 0).sum()
+    return {"d_loss": d_loss.item(), "g_loss": g_loss.item(), "d_accuracy": correct.item() / (2 * len(real))}
