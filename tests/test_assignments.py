@@ -95,13 +95,15 @@ def test_solution_gets_full_marks(graded, assignment):
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_no_test_cell_leaves_a_value_nbgrader_would_read_as_partial_credit(graded, assignment):
+def test_a_value_left_by_a_test_cell_never_becomes_its_score(graded, assignment):
+    """Check functions may return values (a03's return accuracies and records); the grader drops a test cell's
+    value, which nbgrader would otherwise take as the cell's score (a fraction of its points, or more)."""
     course = graded[assignment][0]
     nb = nbformat.read(course.grading / "autograded" / "solution" / assignment / f"{assignment}.ipynb", as_version=4)
     valued = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if c.cell_type == "code"
               and (c.metadata.get("nbgrader") or {}).get("grade") and not c.metadata["nbgrader"].get("solution")
               and any(o.get("output_type") == "execute_result" for o in c.get("outputs", []))]
-    assert not valued, f"{assignment}: these test cells end with a value (nbgrader takes a number as the score): {valued}"
+    assert not valued, f"{assignment}: these test cells kept a value (nbgrader takes a number as the score): {valued}"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

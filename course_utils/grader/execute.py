@@ -251,6 +251,9 @@ class GuardedExecute(Execute):
                 return cell, resources
             self._check_assign_resources(resources)
             cell = self.execute_cell(cell, index, store_history=False)  # the test's source stays out of In and _ih
+            # A test passes or fails: nbgrader would take a number left as the cell's value (a check's return
+            # value, possibly computed from the student's answer) as the cell's score.
+            cell.outputs = [o for o in cell.outputs if o.get("output_type") != "execute_result"]
             if not self._stopped:
                 run_sync(self._run_guard)("after")
             if self._stop_after_failure and any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
