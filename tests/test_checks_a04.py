@@ -237,3 +237,25 @@ def test_a_replaced_reference_is_refused(monkeypatch):
     monkeypatch.setattr(augment, "cutmix", lambda *a: a)
     with pytest.raises(AssertionError, match="was replaced"):
         run_check("cutmix", namespace())
+
+
+def test_a_patched_torchvision_oracle_is_refused(monkeypatch):
+    import torchvision.transforms.v2.functional as TF
+
+    monkeypatch.setattr(TF, "posterize", lambda images, bits: images)
+    with pytest.raises(AssertionError, match="no longer computes"):
+        run_check("posterize", namespace({"posterize": "def posterize(images, bits):\n    return images\n"}))
+
+
+def test_a_tensor_subclass_that_always_compares_equal_is_refused():
+    class Agreeable(torch.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            if func in (torch.equal, torch.Tensor.__eq__):
+                return True
+            return super().__torch_function__(func, types, args, kwargs or {})
+
+    ns = namespace({"posterize": "def posterize(images, bits):\n    return images.as_subclass(Agreeable)\n"})
+    ns["Agreeable"] = Agreeable  # what the cell that defined it would have left in the notebook's namespace
+    with pytest.raises(AssertionError, match="plain torch.Tensor"):
+        run_check("posterize", ns)

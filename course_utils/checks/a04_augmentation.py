@@ -149,14 +149,27 @@ def _reference(name: str) -> Callable:
 
 
 def _tv():
-    """torchvision's functional transforms, used as oracles outside the student's call."""
+    """torchvision's functional transforms, used as oracles outside the student's call; cross-checked against the
+    course's references on a fixed input, so that a notebook that patched one of them fails instead of passing."""
     from torchvision.transforms.v2 import functional as TF
 
+    images = torch.arange(3 * 5 * 7, dtype=torch.int64).remainder(256).to(torch.uint8).view(1, 3, 5, 7) * 7
+    agree = (torch.equal(TF.posterize(images, 3), _reference("posterize")(images, 3))
+             and torch.equal(TF.rotate(images, 37.0, interpolation=TF.InterpolationMode.NEAREST),
+                             _reference("rotate")(images, 37.0, interpolation="nearest"))
+             and torch.equal(TF.horizontal_flip(images), images[..., torch.arange(6, -1, -1)])
+             and torch.equal(TF.erase(images[0], 0, 2, 4, 4, torch.tensor(0, dtype=torch.uint8)),
+                             _reference("cutout")(images, 4, [(2, 4)])[0])  # rows 0:4, columns 2:6
+             and torch.equal(torch.rot90(images, 1, dims=(-2, -1)), images.transpose(-2, -1).flip(-2)))
+    if not agree:
+        raise AssertionError("a torchvision or PyTorch operation the tests use no longer computes what it should in this "
+                             "notebook (was it replaced?); restart the kernel and do not change library functions")
     return TF
 
 
 def _tensor(value: Any, what: str) -> torch.Tensor:
-    G.check_true(isinstance(value, torch.Tensor), f"{what} should return a torch.Tensor, got {type(value).__name__}")
+    G.check_true(type(value) is torch.Tensor,
+                 f"{what} should return a plain torch.Tensor, got {type(value).__module__}.{type(value).__name__}")
     return value
 
 
