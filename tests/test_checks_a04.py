@@ -229,6 +229,9 @@ def test_forbidden_operations_are_refused():
     with pytest.raises(AssertionError, match="kl_div"):
         G.call_student(lambda p: torch.nn.functional.kl_div(p.log(), p, reduction="batchmean"), torch.full((2, 3), 1 / 3),
                        limits=C.js_limits())
+    p = torch.distributions.Categorical(probs=torch.tensor([0.5, 0.5]))
+    with pytest.raises(AssertionError, match="kl_divergence"):
+        G.call_student(torch.distributions.kl_divergence, p, p, limits=C.js_limits())
 
 
 def test_a_replaced_reference_is_refused(monkeypatch):

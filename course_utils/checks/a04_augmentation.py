@@ -13,7 +13,7 @@ Limits
 no PIL, scikit-image, SciPy, OpenCV or kornia, no ``grid_sample``/``affine_grid`` (ready-made inverse mapping with
 interpolation), and not the course's ``course_utils.augment``. ``AUGMIX_LIMITS`` (part 3, ``augmix_mix`` and
 ``augmix``): the same. ``JS_LIMITS`` (part 3, ``js_consistency_loss``): the same, plus no ready-made divergence
-(``torch.nn.functional.kl_div``, ``nn.KLDivLoss``, ``torch.distributions``).
+(``torch.nn.functional.kl_div``, ``nn.KLDivLoss``, ``torch.distributions.kl_divergence``).
 
 Promise list (what the instructions promise, and the check that holds the student to it)
 ----------------------------------------------------------------------------------------
@@ -109,7 +109,7 @@ FORBIDDEN_MODULES = ("torchvision", "PIL", "skimage", "scipy", "cv2", "kornia", 
 PIXEL_RULE = ("Graded code writes the operations itself with tensor operations: no torchvision (transforms.v2 has "
               "every one of them), no PIL, scikit-image, SciPy, OpenCV or kornia, no torch.nn.functional.grid_sample "
               "or affine_grid, and not the course's course_utils.augment.")
-JS_EXTRA_RULE = "For the loss, no torch.nn.functional.kl_div, nn.KLDivLoss or torch.distributions either."
+JS_EXTRA_RULE = "For the loss, no torch.nn.functional.kl_div, nn.KLDivLoss or torch.distributions.kl_divergence either."
 
 
 def pixel_limits() -> G.Limits:
@@ -122,8 +122,8 @@ def pixel_limits() -> G.Limits:
 
 def js_limits() -> G.Limits:
     """What ``js_consistency_loss`` may not run."""
-    return pixel_limits() + G.Limits(modules=("torch.distributions",),
-                                     functions=("torch.nn.functional.kl_div", "torch.kl_div", "torch.nn.KLDivLoss"),
+    return pixel_limits() + G.Limits(functions=("torch.nn.functional.kl_div", "torch.kl_div", "torch.nn.KLDivLoss",
+                                                "torch.distributions.kl_divergence"),
                                      rule=JS_EXTRA_RULE)
 
 
