@@ -137,11 +137,15 @@ class Limits:
     functions: tuple[str, ...] = ()
     no_files: bool = False
     rule: str = ""
+    # grade_ids of the answer cells whose code these limits govern: the instructors' audit reads only those
+    # cells for them (empty: every cell). The run-time guard does not need it: it watches the call itself.
+    cells: tuple[str, ...] = ()
 
     def __add__(self, other: "Limits") -> "Limits":
         rules = " ".join(r for r in (self.rule, other.rule) if r)
+        cells = () if not (self.cells and other.cells) else tuple(dict.fromkeys(self.cells + other.cells))
         return Limits(self.modules + other.modules, self.functions + other.functions,
-                      self.no_files or other.no_files, rules)
+                      self.no_files or other.no_files, rules, cells)
 
 
 NO_LIMITS = Limits()
@@ -313,7 +317,7 @@ def _make_profiler(rules: _Rules, seen: list[str]):
 
 # Libraries whose functions the checks below use (np.all, abs, ...): a student's function must not patch them either.
 RESTORED_LIBRARIES = ("builtins", "math", "numpy", "numpy.linalg", "numpy.testing", "torch", "torch.nn",
-                      "torch.nn.functional", "torch.testing")
+                      "torch.nn.functional", "torch.testing", "importlib", "importlib.util", "inspect", "os", "os.path")
 
 
 @contextlib.contextmanager

@@ -118,12 +118,14 @@ def thread_policy() -> int | None:
     PyTorch's OpenMP threads spin while they wait for work, and the course's
     networks are small, so on a machine with few cores, or one shared with
     other programs (a grader running several kernels at once, Colab's two
-    virtual cores), more threads mostly take CPU time from each other. On the
-    shared 2-core machine the course is tested on, one thread was the fastest
-    setting for every chapter and grading run measured, by up to an order of
-    magnitude (``bench/threads.py``; the numbers are in the README). On a free
-    machine with many cores, the larger trainings may gain from more threads:
-    measure, and set ``COURSE_THREADS``.
+    virtual cores), more threads mostly take CPU time from each other. What
+    was measured (``bench/threads.py``; the numbers are in the README):
+    chapters 1-4 at the CPU budget, one thread against two, on the 2-core
+    machine the course is tested on while other programs kept both cores busy
+    (load average 10-19). With two threads each of the four chapters took 3 to
+    8 times longer. Grading runs, the other chapters and an idle machine were
+    not measured. On a free machine with many cores, the larger trainings may
+    gain from more threads: measure, and set ``COURSE_THREADS``.
     """
     wanted = os.environ.get(THREADS_ENV, "").strip().lower()
     if wanted in {"torch", "default"}:

@@ -139,11 +139,14 @@ def run_measured(command: list[str], timeout: float, **popen: object) -> tuple[s
 class Course:
     """A temporary nbgrader course: the repository's config and sources, a private gradebook."""
 
-    def __init__(self, root: Path, assignments: list[str]):
+    def __init__(self, root: Path, assignments: list[str], stop_after_failed_test: tuple[str, ...] = ()):
         self.root = Path(root)
         self.grading = self.root / "grading"
         self.grading.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / "nbgrader_config.py", self.root / "nbgrader_config.py")
+        if stop_after_failed_test:  # mutation testing: a wrong answer has lost points once one test cell fails
+            with open(self.root / "nbgrader_config.py", "a") as fh:
+                fh.write(f"\nc.GuardedExecute.stop_after_failed_test = {list(stop_after_failed_test)!r}\n")
         for assignment in assignments:
             shutil.copytree(SOLUTIONS / assignment, self.root / "solutions" / assignment, dirs_exist_ok=True)
 
@@ -209,20 +212,27 @@ class Course:
             }
 
 
-def grade_all(assignment: str, workdir: Path, workers: int = WORKERS) -> tuple[Course, dict[str, tuple[float, float]]]:
+def grade_all(assignment: str, workdir: Path, workers: int = WORKERS, stop_mutants: bool = True,
+              mutants: list[str] | None = None) -> tuple[Course, dict[str, tuple[float, float]]]:
     """Generate, submit solution/blank/mutants, grade them all in one parallel run, return scores by student.
+
+    With ``stop_mutants`` each mutant's run stops at its first failed test cell (the grader's mutation-testing
+    mode): its score is then at most its full-run score, which is all "every mutant loses points" needs. The
+    solution and the blank release always run in full. ``mutants``: the names of the mutants to grade (default:
+    all of them).
 
     The course's ``timings`` attribute records the run: seconds to generate the release, to grade everything
     (wall clock, and CPU seconds of all processes), and each notebook's seconds in its worker.
     """
-    course = Course(workdir, [assignment])
+    course = Course(workdir, [assignment], stop_after_failed_test=("mutant-*",) if stop_mutants else ())
     start = time.perf_counter()
     release = course.generate(assignment)
     generated = time.perf_counter() - start
     course.submit("solution", assignment, build_submission(assignment, release=release))
     course.submit("blank", assignment, nbformat.read(release, as_version=4))
     for mutant in load_mutants(assignment):
-        course.submit(f"mutant-{mutant.name}", assignment, build_submission(assignment, mutant.cells, release=release))
+        if mutants is None or mutant.name in mutants:
+            course.submit(f"mutant-{mutant.name}", assignment, build_submission(assignment, mutant.cells, release=release))
     start = time.perf_counter()
     course.autograde(assignment, workers)
     graded = time.perf_counter() - start
@@ -239,11 +249,13 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="Grade each assignment's solution, blank release and mutants.")
     parser.add_argument("assignments", nargs="*", help="default: every assignment in solutions/")
     parser.add_argument("--json", type=Path, help="also write the scores and timings here")
+    parser.add_argument("--full-mutants", action="store_true",
+                        help="run every mutant to the end (default: stop at its first failed test cell)")
     args = parser.parse_args(argv[1:])
     summary = {}
     for assignment in args.assignments or discover_assignments():
         with tempfile.TemporaryDirectory() as tmp:
-            course, scores = grade_all(assignment, Path(tmp))
+            course, scores = grade_all(assignment, Path(tmp), stop_mutants=not args.full_mutants)
         timings = course.timings
         seconds = timings["notebook_s"]
         print(f"{assignment}: {len(scores)} notebooks graded in {timings['autograde_s']:.0f} s with {timings['workers']} "

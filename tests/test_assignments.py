@@ -1,15 +1,22 @@
 """Autograding round trips for every assignment found in solutions/.
 
 For each assignment, in a throw-away course directory: the solution autogrades
-to full marks, the released notebook to zero, every mutant (a plausible wrong
-solution under tests/mutants/) loses points, and the committed release equals a
-fresh ``nbgrader generate_assignment``. The solution, the blank release and all
-mutants of an assignment are graded in one run of the course's own parallel
-pipeline (``python -m course_utils.grader autograde --workers 2``, nbgrader
-inside, every kernel in its sandbox), so the suite grows with the number of
-notebooks divided by the workers, not one nbgrader process after another.
-Scores are read from the gradebook: ``nbgrader validate`` exits 0 even when
-tests fail.
+to full marks, the released notebook to zero, every mutant (a wrong solution
+under tests/mutants/) loses points, and the committed release equals a fresh
+``nbgrader generate_assignment``.
+
+The solution, the blank release, every gaming mutant (points without the work:
+they patch modules and helpers, so they need a kernel of their own) and one
+plausible mutant are graded in one run of the course's own parallel pipeline
+(``python -m course_utils.grader autograde --workers 2``, nbgrader inside,
+every kernel in its sandbox), mutants in the grader's mutation-testing mode:
+each stops at its first failed test cell, which is all "loses points" needs.
+The other plausible mutants run in one process per assignment
+(``tests/mutant_runner.py``: a fresh IPython namespace each, the instructor's
+test cells, the autograde budget), which costs a second or two per mutant
+instead of a sandboxed kernel's imports; the plausible mutant graded both ways
+checks that the two agree. Scores are read from the gradebook: ``nbgrader
+validate`` exits 0 even when tests fail.
 """
 
 from __future__ import annotations
@@ -22,8 +29,15 @@ import pytest
 
 import nbgrader_harness as H
 
+import mutant_runner as R
+
 ASSIGNMENTS = H.discover_assignments()
-MUTANT_CASES = [(a, m.name) for a in ASSIGNMENTS for m in H.load_mutants(a)]
+MUTANTS = {a: H.load_mutants(a) for a in ASSIGNMENTS}
+PLAUSIBLE = {a: [m.name for m in MUTANTS[a] if not R.is_gaming(m)] for a in ASSIGNMENTS}
+# graded through the pipeline: every gaming mutant, and the first plausible one (checked against the runner)
+PIPELINE = {a: [m.name for m in MUTANTS[a] if R.is_gaming(m)] + PLAUSIBLE[a][:1] for a in ASSIGNMENTS}
+PIPELINE_CASES = [(a, name) for a in ASSIGNMENTS for name in PIPELINE[a]]
+PLAUSIBLE_CASES = [(a, name) for a in ASSIGNMENTS for name in PLAUSIBLE[a]]
 
 pytestmark = pytest.mark.grading
 
@@ -37,14 +51,32 @@ def graded(tmp_path_factory):
     """Autograde solution, blank release and all mutants once per assignment."""
     results = {}
     for assignment in ASSIGNMENTS:
-        course, scores = H.grade_all(assignment, tmp_path_factory.mktemp(assignment))
+        course, scores = H.grade_all(assignment, tmp_path_factory.mktemp(assignment), mutants=PIPELINE[assignment])
         results[assignment] = (course, scores)
     return results
 
 
+@pytest.fixture(scope="module")
+def run_in_process(tmp_path_factory):
+    """The plausible mutants of every assignment, each run until the first hidden test it fails."""
+    import subprocess
+    import sys
+
+    results = {}
+    for assignment in ASSIGNMENTS:
+        out = tmp_path_factory.mktemp(f"runner-{assignment}") / "results.json"
+        done = subprocess.run([sys.executable, str(H.ROOT / "tests" / "mutant_runner.py"), assignment, "--json", str(out)],
+                              capture_output=True, text=True, timeout=3600, cwd=H.ROOT)
+        assert done.returncode == 0 and out.exists(), f"{assignment}: the mutant runner failed:\n{done.stderr[-3000:]}"
+        results[assignment] = json.loads(out.read_text())
+    return results
+
+
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_every_assignment_has_three_mutants(assignment):
-    assert len(H.load_mutants(assignment)) >= 3, f"{assignment}: ship at least three mutants in tests/mutants/{assignment}/"
+def test_every_assignment_has_five_mutants_two_of_them_gaming(assignment):
+    assert len(MUTANTS[assignment]) >= 5, f"{assignment}: ship at least five mutants in tests/mutants/{assignment}/"
+    gaming = len(MUTANTS[assignment]) - len(PLAUSIBLE[assignment])
+    assert gaming >= 2, f"{assignment}: ship at least two gaming mutants (first line '# Mutant: gaming attempt, ...')"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -60,10 +92,56 @@ def test_blank_release_scores_zero(graded, assignment):
     assert score == 0, f"{assignment}: the unanswered release already scores {score}"
 
 
-@pytest.mark.parametrize("assignment,mutant", MUTANT_CASES)
-def test_mutant_loses_points(graded, assignment, mutant):
+@pytest.mark.parametrize("assignment,mutant", PIPELINE_CASES)
+def test_gaming_mutant_loses_points_in_the_pipeline(graded, assignment, mutant):
     score, max_score = graded[assignment][1][f"mutant-{mutant}"]
     assert score < max_score, f"{assignment}: mutant {mutant!r} still earns full marks ({score}/{max_score})"
+
+
+@pytest.mark.parametrize("assignment,mutant", PLAUSIBLE_CASES)
+def test_plausible_mutant_fails_a_hidden_test(run_in_process, assignment, mutant):
+    record = run_in_process[assignment][mutant]
+    assert record["failed_test"], f"{assignment}: mutant {mutant!r} passes every test"
+
+
+@pytest.mark.parametrize("assignment", [a for a in ASSIGNMENTS if PLAUSIBLE[a]])
+def test_runner_and_pipeline_agree_on_the_mutant_graded_both_ways(graded, run_in_process, assignment):
+    mutant = PLAUSIBLE[assignment][0]
+    course = graded[assignment][0]
+    path = course.grading / "autograded" / f"mutant-{mutant}" / assignment / f"{assignment}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    failed = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if c.cell_type == "code"
+              and (c.metadata.get("nbgrader") or {}).get("grade") and not c.metadata["nbgrader"].get("solution")
+              and any(o.get("output_type") == "error" and o.get("ename") != "NotRun" for o in c.get("outputs", []))]
+    assert failed and failed[0] == run_in_process[assignment][mutant]["failed_test"], (mutant, failed)
+
+
+def _error_names(nb) -> list[tuple[bool, list[str]]]:
+    """For each non-empty code cell: whether it is a test cell, and the names of the errors in its outputs."""
+    def is_test(cell) -> bool:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        return bool(meta.get("grade")) and not meta.get("solution")
+
+    return [(is_test(c), [o.get("ename", "") for o in c.get("outputs", []) if o.get("output_type") == "error"])
+            for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_mutants_stop_at_their_first_failed_test_and_the_solution_runs_in_full(graded, assignment):
+    course = graded[assignment][0]
+    notebook = f"{assignment}.ipynb"
+    solution = nbformat.read(course.grading / "autograded" / "solution" / assignment / notebook, as_version=4)
+    assert not any(names for _, names in _error_names(solution)), f"{assignment}: the solution's run has errors"
+    for mutant in MUTANTS[assignment]:
+        if mutant.name not in PIPELINE[assignment]:
+            continue
+        path = course.grading / "autograded" / f"mutant-{mutant.name}" / assignment / notebook
+        errors = _error_names(nbformat.read(path, as_version=4))
+        first = next((i for i, (test, names) in enumerate(errors) if test and names), None)
+        if first is None:
+            continue  # a mutant that fails no test cell loses nothing: test_mutant_loses_points reports it
+        after = [names for _, names in errors[first + 1:]]
+        assert all(names == ["NotRun"] for names in after), (mutant.name, after[:3])
 
 
 def _comparable(path):

@@ -9,6 +9,7 @@ import nbformat
 import pytest
 
 import grader_fixtures as F
+import nbgrader_harness as H
 from course_utils.grader.audit import assignment_limits, audit, findings, neutralised
 from course_utils.grading import Limits
 
@@ -102,8 +103,8 @@ def test_uses_of_what_the_limits_forbid_are_flagged_under_any_alias(limited):
 
 def test_every_limits_object_of_the_module_is_read(limited):
     forbidden = assignment_limits(limited)
-    assert {m for m, _ in forbidden.modules} == {"torch"}
-    assert {f for f, _ in forbidden.functions} == {"torch.optim.Adam", "torch._fused_*"}
+    assert {m for m, *_ in forbidden.modules} == {"torch"}
+    assert {f for f, *_ in forbidden.functions} == {"torch.optim.Adam", "torch._fused_*"}
     assert forbidden.match("torch._fused_adam_") and forbidden.match("numpy.load") and not forbidden.match("numpy.sum")
     assert assignment_limits("no_such_assignment") is None
 
@@ -118,3 +119,23 @@ def test_neutralised_copy_replaces_only_the_flagged_statements():
     assert text.count("pass  # removed by the grader's review check") == 2
     compile(text, "cell", "exec")
     assert F.cell_of(nb, "double").source == source  # the submission itself is untouched
+
+
+def test_limits_that_govern_some_cells_are_audited_in_those_cells_only():
+    """a03: PyTorch is forbidden in conv_output_size, and nn.BatchNorm2d is what build_model is for."""
+    import nbformat
+
+    release_nb = nbformat.read(H.ROOT / "assignments" / "a03_cnn_98" / "a03_cnn_98.ipynb", as_version=4)
+    nb = nbformat.read(H.ROOT / "assignments" / "a03_cnn_98" / "a03_cnn_98.ipynb", as_version=4)
+    for cell in nb.cells:
+        grade_id = (cell.get("metadata", {}).get("nbgrader") or {}).get("grade_id")
+        if grade_id == "build_model":
+            cell.source = "def build_model():\n    return nn.Sequential(nn.Conv2d(1, 8, 3), nn.BatchNorm2d(8), nn.ReLU())\n"
+        elif grade_id == "conv_output_size":
+            cell.source = ("def conv_output_size(n, f, p=0, s=1, d=1):\n"
+                           "    return torch.nn.Conv2d(1, 1, f, s, p, d)(torch.zeros(1, 1, n, n)).shape[-1]\n")
+    found = [f for f in findings(nb, release_nb, "a03_cnn_98") if f.kind == "limits"]
+    assert found and all(f.cell == "conv_output_size" for f in found), [str(f) for f in found]
+    added = nbformat.v4.new_code_cell("import torch\nhelper = torch.nn.Conv2d")  # a cell the student added
+    nb.cells.insert(5, added)
+    assert any(f.cell == "5" for f in findings(nb, release_nb, "a03_cnn_98") if f.kind == "limits")

@@ -57,12 +57,15 @@ print("ok")
 
 NUMPY_AND_BUILTINS_CHECK = '''
 import builtins
+import importlib.util
+import inspect
 import numpy
 import numpy.testing
 from course_utils.grader.execute import guard_code
 
 real = {"all": numpy.all, "allclose": numpy.allclose, "assert_allclose": numpy.testing.assert_allclose,
-        "isinstance": builtins.isinstance, "abs": builtins.abs}
+        "isinstance": builtins.isinstance, "abs": builtins.abs, "find_spec": importlib.util.find_spec,
+        "getsource": inspect.getsource}
 snapshot, test, after = guard_code("snapshot"), guard_code("test", ["np", "abs", "answer"]), guard_code("after")
 notebook = {}
 exec("import numpy as np", notebook)  # the released imports cell
@@ -73,11 +76,14 @@ fake_np = type(numpy)("numpy")
 fake_np.array_equal = lambda *args, **kwargs: True
 numpy.all = numpy.allclose = numpy.testing.assert_allclose = lambda *args, **kwargs: True
 builtins.isinstance = lambda *args: True
+importlib.util.find_spec = lambda *args, **kwargs: None  # would hide where the forbidden modules live
+inspect.getsource = lambda *args, **kwargs: ""  # would blind the copy check
 notebook["np"], notebook["abs"], notebook["answer"] = fake_np, (lambda x: 0), 42
 
 exec(test, notebook)
 assert numpy.all is real["all"] and numpy.allclose is real["allclose"]
 assert numpy.testing.assert_allclose is real["assert_allclose"] and builtins.isinstance is real["isinstance"]
+assert importlib.util.find_spec is real["find_spec"] and inspect.getsource is real["getsource"]
 assert notebook["np"] is numpy and "abs" not in notebook and notebook["answer"] == 42
 exec("result = (np.allclose([1.0], [2.0]), abs(-3), isinstance(1, str))", notebook)  # the test cell
 assert notebook["result"] == (False, 3, False), notebook["result"]

@@ -23,8 +23,8 @@ def test_output_size_formula_matches_pytorch_over_a_grid():
     assert checked > 250
 
 
-def test_output_size_is_not_the_notes_formula():
-    # (n + 2p - f + 1) / s from the notes gives 13.5 here; PyTorch gives 14
+def test_output_size_counts_placements_not_plus_one_over_stride():
+    # (n + 2p - f + 1) / s, wrong for s > 1 unless s divides n + 2p - f + 1, gives 13.5 here (13 rounded down); PyTorch gives 14
     assert cnn.conv_output_size(28, 2, 0, 2) == 14
 
 

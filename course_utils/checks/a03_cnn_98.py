@@ -179,23 +179,27 @@ from course_utils import grading as G
 CONV_LIMITS = G.Limits(
     modules=("torch",),
     rule="conv_output_size is arithmetic on integers: no PyTorch (running a layer to measure the size is not deriving it).",
+    cells=("conv_output_size",),
 )
 MODEL_LIMITS = G.Limits(
     modules=("course_utils.train",),
     functions=("course_utils.models.cnn.MNISTNet",),
     no_files=True,
     rule="build_model builds your own network from torch.nn layers: not the course's MNISTNet, and no saved weights (no files).",
+    cells=("build_model",),
 )
 EVAL_LIMITS = G.Limits(
     modules=("course_utils.train",),
     no_files=True,
     rule="evaluate_accuracy is your own loop: not course_utils.train, no files.",
+    cells=("evaluate_accuracy",),
 )
 TRAIN_LIMITS = G.Limits(
     modules=("course_utils.train",),
     no_files=True,
     rule="train_model trains only on the tensors it is given: it may not read files or load data (load_mnist, "
     "mnist_tensors, torchvision.datasets) and may not run course_utils.train; the loop is yours.",
+    cells=("train_model",),
 )
 
 PARAMETER_LIMIT = 500_000

@@ -163,21 +163,26 @@ def test_names(release: nbformat.NotebookNode) -> tuple[set[str], dict[str, str]
 class _Forbidden:
     """What one assignment's limits forbid, compiled for matching dotted names."""
 
-    modules: tuple[tuple[str, str], ...]  # (module, the Limits' name)
-    functions: tuple[tuple[str, str], ...]  # (dotted name or pattern, the Limits' name)
-    files: tuple[tuple[str, str], ...]
+    modules: tuple[tuple[str, str, tuple[str, ...]], ...]  # (module, the Limits' name, the cells it governs)
+    functions: tuple[tuple[str, str, tuple[str, ...]], ...]  # (dotted name or pattern, name, cells)
+    files: tuple[tuple[str, str, tuple[str, ...]], ...]
 
-    def match(self, dotted: str) -> str | None:
+    def match(self, dotted: str, cell: str | None = None) -> str | None:
+        """What forbids ``dotted`` in the answer cell ``cell`` (a grade_id; None: any cell), or None."""
         if not dotted:
             return None
-        for module, where in self.modules:
-            if dotted == module or dotted.startswith(module + "."):
+
+        def governs(cells: tuple[str, ...]) -> bool:
+            return not cells or cell is None or cell in cells
+
+        for module, where, cells in self.modules:
+            if governs(cells) and (dotted == module or dotted.startswith(module + ".")):
                 return f"{module} ({where})"
-        for pattern, where in self.functions:
-            if fnmatch.fnmatchcase(dotted, pattern) or dotted.startswith(pattern + "."):
+        for pattern, where, cells in self.functions:
+            if governs(cells) and (fnmatch.fnmatchcase(dotted, pattern) or dotted.startswith(pattern + ".")):
                 return f"{pattern} ({where})"
-        for reader, where in self.files:
-            if dotted == reader or dotted.startswith(reader + "."):
+        for reader, where, cells in self.files:
+            if governs(cells) and (dotted == reader or dotted.startswith(reader + ".")):
                 return f"{reader} ({where}: no reading of files)"
         return None
 
@@ -196,10 +201,10 @@ def assignment_limits(assignment: str | None) -> _Forbidden | None:
     for name, value in vars(module).items():
         if not isinstance(value, Limits):
             continue
-        modules += [(m, name) for m in value.modules]
-        functions += [(f, name) for f in value.functions]
+        modules += [(m, name, value.cells) for m in value.modules]
+        functions += [(f, name, value.cells) for f in value.functions]
         if value.no_files:
-            files += [(f, name) for f in FILE_READERS] + [("open", name)]
+            files += [(f, name, value.cells) for f in (*FILE_READERS, "open")]
     if not (modules or functions or files):
         return None
     return _Forbidden(tuple(modules), tuple(functions), tuple(files))
@@ -245,6 +250,7 @@ def findings(nb: nbformat.NotebookNode, release: nbformat.NotebookNode, assignme
         inner_attributes = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
         called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
         where = str(meta.get("grade_id") or index)
+        cell_id = meta.get("grade_id")  # None for a cell the student added: every limit applies to it
 
         def add(kind: str, node: ast.AST, text: str) -> None:
             first, last = spans.get(id(node), (getattr(node, "lineno", 1), getattr(node, "end_lineno", 1) or 1))
@@ -305,15 +311,16 @@ def findings(nb: nbformat.NotebookNode, release: nbformat.NotebookNode, assignme
                 continue
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 for _, target in _imports(ast.Module([node], [])).items():
-                    if isinstance(node, ast.Import) and (hit := forbidden.match(target)):
+                    if isinstance(node, ast.Import) and (hit := forbidden.match(target, cell_id)):
                         add("limits", node, f"imports `{target}`, which the task's limits forbid: {hit}")
-                    elif isinstance(node, ast.ImportFrom) and ((hit := forbidden.match(target)) or (hit := forbidden.match(node.module or ""))):
+                    elif isinstance(node, ast.ImportFrom) and ((hit := forbidden.match(target, cell_id))
+                                                               or (hit := forbidden.match(node.module or "", cell_id))):
                         add("limits", node, f"imports `{target}`, which the task's limits forbid: {hit}")
             elif isinstance(node, (ast.Attribute, ast.Name)) and id(node) not in inner_attributes:
                 dotted = _dotted(node)
                 resolved = _resolve(dotted, aliases)
                 if resolved != dotted or isinstance(node, ast.Attribute) or dotted == "open":
-                    hit = forbidden.match(resolved)
+                    hit = forbidden.match(resolved, cell_id)
                     if hit:
                         add("limits", node, f"uses `{dotted}`" + (f" (= {resolved})" if resolved != dotted else "")
                             + f", which the task's limits forbid: {hit}")

@@ -42,6 +42,7 @@ protected.
 from __future__ import annotations
 
 import ast
+import fnmatch
 import os
 import re
 import secrets
@@ -53,13 +54,15 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade, is_solution
-from traitlets import Integer
+from traitlets import Integer, List, Unicode
 
 PACKAGE = Path(__file__).resolve().parents[1]  # course_utils/
 
 # Modules whose functions tests and helpers call; a student's changes to them are undone before each test.
+# importlib, inspect and os are what course_utils.grading itself uses to locate and read code: a notebook that
+# patched them could blind the guard's checks.
 WATCHED = ("builtins", "math", "numpy", "numpy.linalg", "numpy.testing", "torch", "torch.nn", "torch.nn.functional",
-           "torch.testing")
+           "torch.testing", "importlib", "importlib.util", "inspect", "os", "os.path")
 
 GUARD_SOURCE = Path(__file__).with_name("kernel_guard.py")
 STEPS = ("snapshot", "locked", "test", "after")
@@ -92,7 +95,7 @@ def preloaded(nb: NotebookNode, package: Path = PACKAGE) -> list[str]:
 
     The guard imports them before any of the notebook's code runs, so that what it records is pristine.
     """
-    roots = {"builtins", "math", "numpy"}
+    roots = {"builtins", "math", "numpy", "importlib", "inspect", "os"}
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
@@ -185,6 +188,12 @@ class GuardedExecute(Execute):
     test cells without history, survival of a dying kernel, output caps."""
 
     max_stream_chars = Integer(100_000, help="Characters kept of each output stream of a cell; the rest is dropped.").tag(config=True)
+    stop_after_failed_test = List(Unicode(), help=(
+        "Student ids (fnmatch patterns) graded in mutation-testing mode, for checking an assignment's tests, never "
+        "for real grading: their run stops at the first test cell that fails and the later cells are marked as not "
+        "run. The score can only be lower than a full run's and the failed cell ran exactly as in a full run, so "
+        "'this wrong answer loses points' is decided at a fraction of the cost."
+    )).tag(config=True)
 
     def __init__(self, *args, **kwargs):
         from course_utils.grader.sandbox import SandboxedKernelManager
@@ -201,6 +210,8 @@ class GuardedExecute(Execute):
         self._problems: list[str] = []
         self._sandboxed: bool | None = None
         self._preload = preloaded(nb)
+        student = str(resources.get("nbgrader", {}).get("student", ""))
+        self._stop_after_failure = any(fnmatch.fnmatchcase(student, p) for p in self.stop_after_failed_test)
         code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
         self._last_code_cell = code_cells[-1] if code_cells else -1
         try:
@@ -242,6 +253,8 @@ class GuardedExecute(Execute):
             cell = self.execute_cell(cell, index, store_history=False)  # the test's source stays out of In and _ih
             if not self._stopped:
                 run_sync(self._run_guard)("after")
+            if self._stop_after_failure and any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+                self._stopped = "a test failed and this run stops at the first failed test (mutation testing)"
             return cell, self.resources
         except DeadKernelError:
             self._stopped = "the kernel died in an earlier cell"

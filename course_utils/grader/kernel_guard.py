@@ -272,8 +272,9 @@ def __course_guard(step, user, expected, watched, names, digest, student_cell, n
                         signal.signal(signum, handler)
                     except (ValueError, OSError, TypeError):
                         pass
-            # finalizers of the notebook's garbage run now, not in the middle of the test
-            gc.collect()
+            # no collection while the test runs: finalizers and gc callbacks of the notebook's garbage cannot run
+            # in the middle of it (a full collection here would cost about half a second per test with PyTorch
+            # loaded; the garbage is collected after the test instead)
             gc.disable()
             # threads running the notebook's own code must not run while the test does (library threads, such
             # as IPython's output threads or tqdm's monitor, are fine)

@@ -1,4 +1,4 @@
-# Mutant: conv_output_size uses the notes' formula (n + 2p - f + 1) / s, rounded down
+# Mutant: conv_output_size uses (n + 2p - f + 1) / s, rounded down (wrong when s does not divide n + 2p - f + 1)
 # %% grade_id=conv_output_size
 def conv_output_size(n, f, p=0, s=1, d=1):
     """Output length of a convolution over length n: kernel size f, padding p, stride s, dilation d.
@@ -10,4 +10,4 @@ def conv_output_size(n, f, p=0, s=1, d=1):
     if span > padded:
         raise ValueError(f"a kernel spanning {span} inputs does not fit in a padded input of length {padded}")
     # the window starts at 0, s, 2s, ... and the last start is at most padded - span
-    return (n + 2 * p - f + 1) // s  # the notes' formula
+    return (n + 2 * p - f + 1) // s  # the formula that loses a placement when s does not divide n + 2p - f + 1
