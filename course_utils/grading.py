@@ -16,7 +16,8 @@ Three jobs:
   - something that attacks the guard itself (``sys.setprofile``, ``ctypes``,
     ``gc`` walks, threads);
 
-  and whatever it changed in the ``course_utils`` modules is put back. The
+  and whatever it changed in the ``course_utils`` modules and in the libraries the
+  checks use (NumPy, PyTorch, builtins) is put back. The
   guard keeps its state in the call's own closure: there is no module-level
   switch a student's function could reset, and reference functions are not
   wrapped, so there is no unguarded ``__wrapped__`` alias;
@@ -47,7 +48,18 @@ import numpy as np
 
 # The last constant of every code object marked by @reference. A string, so it survives reloads of this module.
 REFERENCE_MARK = "course_utils.grading: reference implementation"
-MIN_COPY_BYTES = 40  # reference functions at least this long (bytecode bytes) are also recognised when copied
+# Reference functions at least this long (bytecode bytes) are also recognised when copied. Shorter ones (one-liners
+# such as relu_grad or multistep_lr) are what an honest student writes too, byte for byte.
+MIN_COPY_BYTES = 120
+
+
+def _copy_signature(code) -> tuple:
+    """What a copy made from a code object keeps: bytecode, names, local names and line table (columns included).
+
+    Bytecode and names alone match honest code: ``sum(1 for m in milestones if epoch >= m)`` compiles to the
+    reference's bytes, and so does any NumPy one-liner once ``import numpy as np`` sits in the same cell.
+    """
+    return code.co_code, code.co_names, code.co_varnames, code.co_linetable
 
 
 class ReferenceBlockedError(RuntimeError):
@@ -64,19 +76,34 @@ def _mark(code):
     return code.replace(co_consts=code.co_consts + (REFERENCE_MARK,))
 
 
+def _own_function(func: Any) -> Any:
+    """The function a decorator wrapped (``functools.wraps`` chains), not the decorator's shared wrapper code.
+
+    ``torch.no_grad()`` and similar decorators wrap every function with the same code object; marking that
+    code would make every other user of the decorator look like the reference.
+    """
+    func = inspect.unwrap(func)
+    return func if inspect.isfunction(func) else None
+
+
 def _functions_of(obj: Any) -> list:
-    """The plain functions behind ``obj``: itself, or every method, static/class method and property of a class."""
+    """The plain functions behind ``obj``: itself, or every method, static/class method and property of a class.
+
+    Decorated functions count through the function they wrap (see ``_own_function``).
+    """
     if inspect.isclass(obj):
-        found = []
+        values = []
         for value in vars(obj).values():
             if isinstance(value, (staticmethod, classmethod)):
                 value = value.__func__
             if isinstance(value, property):
-                found += [f for f in (value.fget, value.fset, value.fdel) if f is not None]
-            elif inspect.isfunction(value):
-                found.append(value)
-        return found
-    return [obj] if inspect.isfunction(obj) else []
+                values += [f for f in (value.fget, value.fset, value.fdel) if f is not None]
+            else:
+                values.append(value)
+        found = [_own_function(v) for v in values if callable(v) and not inspect.isclass(v)]
+        return [f for f in found if f is not None]
+    own = _own_function(obj) if callable(obj) else None
+    return [own] if own is not None else []
 
 
 def reference(obj: Any) -> Any:
@@ -201,6 +228,7 @@ class _Rules:
             if "*" not in name:
                 obj = _resolve(name)
                 for func in _functions_of(obj) if obj is not None else []:
+                    func = inspect.unwrap(func)  # a decorator's wrapper code is shared by every function it decorates
                     self.codes[id(func.__code__)] = (func.__code__, label)
                 if inspect.ismodule(obj):
                     for prefix in _module_path(name):
@@ -226,13 +254,13 @@ class _Rules:
         filename = code.co_filename
         if self.prefix_tuple and filename.startswith(self.prefix_tuple):
             return next(label for prefix, label in self.prefixes if filename.startswith(prefix))
-        if len(code.co_code) >= MIN_COPY_BYTES and (code.co_code, code.co_names) in self.copies:
-            return f"{_qualname(code)} (a copy of the course's reference implementation {self.copies[(code.co_code, code.co_names)]})"
+        if len(code.co_code) >= MIN_COPY_BYTES and (copied := self.copies.get(_copy_signature(code))) is not None:
+            return f"{_qualname(code)} (a copy of the course's reference implementation {copied})"
         return None
 
 
-def _reference_signatures() -> dict[tuple[bytes, tuple[str, ...]], str]:
-    """(bytecode, names) of every sizeable reference function loaded now, to recognise copies of it."""
+def _reference_signatures() -> dict[tuple, str]:
+    """The copy signature of every sizeable reference function loaded now, to recognise copies of it."""
     signatures = {}
     for name, module in list(sys.modules.items()):
         if name.split(".")[0] != "course_utils" or module is None:
@@ -244,7 +272,7 @@ def _reference_signatures() -> dict[tuple[bytes, tuple[str, ...]], str]:
                 code = func.__code__
                 if code.co_consts[-1:] == (REFERENCE_MARK,) and len(code.co_code) >= MIN_COPY_BYTES:
                     unmarked = code.replace(co_consts=code.co_consts[:-1])
-                    signatures[(unmarked.co_code, unmarked.co_names)] = f"{name}.{_qualname(code)}"
+                    signatures[_copy_signature(unmarked)] = f"{name}.{_qualname(code)}"
     return signatures
 
 
@@ -272,7 +300,7 @@ def _make_profiler(rules: _Rules, seen: list[str]):
                 seen.append(cached[1])
             if code is thread_start and not _benign_thread(frame):
                 seen.append("threading.Thread.start (graded code may not start threads)")
-        elif event == "c_call" and frame.f_code is not own_code:
+        elif event == "c_call" and frame.f_code is not own_code and not (frame.f_code is thread_start and _benign_thread(frame)):
             name = _c_name(arg)
             label = c_verdicts.get(name, False)
             if label is False:
@@ -283,10 +311,16 @@ def _make_profiler(rules: _Rules, seen: list[str]):
     return profiler
 
 
+# Libraries whose functions the checks below use (np.all, abs, ...): a student's function must not patch them either.
+RESTORED_LIBRARIES = ("builtins", "math", "numpy", "numpy.linalg", "numpy.testing", "torch", "torch.nn",
+                      "torch.nn.functional", "torch.testing")
+
+
 @contextlib.contextmanager
 def _course_modules_restored() -> Iterator[None]:
-    """Undo changes to the ``course_utils`` modules' names made inside this block."""
-    modules = {name: m for name, m in list(sys.modules.items()) if name.split(".")[0] == "course_utils" and m is not None}
+    """Undo changes to the ``course_utils`` modules' names, and to the libraries the checks use, made inside this block."""
+    modules = {name: m for name, m in list(sys.modules.items())
+               if (name.split(".")[0] == "course_utils" or name in RESTORED_LIBRARIES) and m is not None}
     saved = {name: dict(vars(module)) for name, module in modules.items()}
     try:
         yield
@@ -298,7 +332,7 @@ def _course_modules_restored() -> Iterator[None]:
                 if key not in namespace or namespace[key] is not value:
                     namespace[key] = value
             for key in set(namespace) - set(saved[name]):
-                if hasattr(builtins, key):  # a new global that would shadow a builtin inside the module
+                if hasattr(builtins, key) and name.split(".")[0] == "course_utils":  # would shadow a builtin there
                     del namespace[key]
 
 

@@ -89,15 +89,20 @@ def plot_learning_curves(
     metrics: Sequence[str] = ("loss", "accuracy"),
     axes: Sequence[plt.Axes] | None = None,
     title: str = "",
+    split_names: Mapping[str, str] | None = None,
 ) -> Sequence[plt.Axes]:
-    """One panel per metric with its ``train_*`` and ``val_*`` curves against the epoch."""
+    """One panel per metric with its ``train_*`` and ``val_*`` curves against the epoch.
+
+    ``split_names`` renames the legend entries, e.g. ``{"val": "validation"}``.
+    """
+    names = {"train": "train", "val": "val", **(split_names or {})}
     if axes is None:
         _, axes = panels(len(metrics), panel_size=(PANEL_SIZE[0], 3.5))
     for ax, metric in zip(axes, metrics):
         for split in ("train", "val"):
             values = history.get(f"{split}_{metric}") or (history.get(metric) if split == "train" else None)
             if values:
-                ax.plot(np.arange(1, len(values) + 1), values, marker="o", ms=3, label=split)
+                ax.plot(np.arange(1, len(values) + 1), values, marker="o", ms=3, label=names[split])
         ax.set(xlabel="epoch", ylabel=metric, title=f"{title} {metric}".strip())
         ax.grid(alpha=0.3)
         ax.legend()

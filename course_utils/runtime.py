@@ -8,6 +8,10 @@ Run sizes come in three budgets:
   ``NBGRADER_EXECUTION``): tiny settings, seconds per notebook.
 * ``cpu``: the default without a GPU: about a minute per chapter.
 * ``gpu``: the default with CUDA: the full settings.
+
+It also owns the CPU thread policy (:func:`apply_thread_policy`), applied once
+when this module is first imported, so every chapter and graded notebook runs
+with the same number of PyTorch threads and none sets it itself.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ T = TypeVar("T")
 FAST_ENV = "COURSE_FAST"
 DEVICE_ENV = "COURSE_DEVICE"
 NBGRADER_ENV = "NBGRADER_EXECUTION"
+THREADS_ENV = "COURSE_THREADS"
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -100,4 +105,49 @@ def describe() -> str:
     """One line saying where this notebook runs and which budget applies."""
     device = get_device()
     where = "Colab" if in_colab() else "local"
-    return f"device={device.type} budget={run_mode(device)} torch={torch.__version__} ({where})"
+    return (f"device={device.type} budget={run_mode(device)} cpu_threads={torch.get_num_threads()} "
+            f"torch={torch.__version__} ({where})")
+
+
+# ------------------------------------------------------------- CPU threads
+def thread_policy() -> int | None:
+    """How many CPU threads PyTorch should use here; ``None`` keeps PyTorch's own default.
+
+    ``COURSE_THREADS=N`` overrides the policy (``COURSE_THREADS=torch`` keeps
+    PyTorch's default, one thread per core). Without it: one thread.
+    PyTorch's OpenMP threads spin while they wait for work, and the course's
+    networks are small, so on a machine with few cores, or one shared with
+    other programs (a grader running several kernels at once, Colab's two
+    virtual cores), more threads mostly take CPU time from each other. On the
+    shared 2-core machine the course is tested on, one thread was the fastest
+    setting for every chapter and grading run measured, by up to an order of
+    magnitude (``bench/threads.py``; the numbers are in the README). On a free
+    machine with many cores, the larger trainings may gain from more threads:
+    measure, and set ``COURSE_THREADS``.
+    """
+    wanted = os.environ.get(THREADS_ENV, "").strip().lower()
+    if wanted in {"torch", "default"}:
+        return None
+    if wanted:
+        try:
+            threads = int(wanted)
+        except ValueError:
+            threads = 0
+        if threads < 1:
+            raise ValueError(f"{THREADS_ENV}={wanted!r}: expected a whole number of threads >= 1, or 'torch' for PyTorch's default")
+        return threads
+    return 1
+
+
+def apply_thread_policy(threads: int | None = None) -> int:
+    """Set PyTorch's CPU threads to ``threads`` (default: :func:`thread_policy`) and return the number in force."""
+    if threads is None:
+        threads = thread_policy()
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
+apply_thread_policy()  # once, when a notebook first imports the course helpers

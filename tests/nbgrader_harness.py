@@ -1,10 +1,13 @@
-"""Drive nbgrader the way an instructor does, in a throw-away course directory.
+"""Drive the course's grading pipeline the way an instructor does, in a throw-away course directory.
 
 Used by the assignment tests and runnable by hand:
 
     python tests/nbgrader_harness.py a01_neural_net_from_scratch
 
-prints the autograded score of the solution, the blank release and every mutant.
+prints the autograded score of the solution, the blank release and every mutant, and what each notebook
+cost to grade. All of them are graded in one run of the course's own parallel pipeline
+(``python -m course_utils.grader autograde --workers 2``, every kernel in its sandbox), not one
+``nbgrader autograde`` after another.
 
 A *mutant* (``tests/mutants/<assignment>/<name>.py``) is a plausible wrong
 solution. Its file replaces whole solution cells, addressed by ``grade_id``::
@@ -16,11 +19,13 @@ solution. Its file replaces whole solution cells, addressed by ``grade_id``::
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +36,7 @@ SOLUTIONS = ROOT / "solutions"
 ASSIGNMENTS = ROOT / "assignments"
 MUTANTS = ROOT / "tests" / "mutants"
 
+WORKERS = 2  # the 2-core machine the course's test budget is measured on
 SOLUTION_MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 SECTION = re.compile(r"^# %% grade_id=(\S+)\s*$", re.M)
 
@@ -90,6 +96,46 @@ def build_submission(assignment: str, overrides: dict[str, str] | None = None, r
     return released
 
 
+def run_measured(command: list[str], timeout: float, **popen: object) -> tuple[subprocess.CompletedProcess, float]:
+    """Run ``command``; return its result and the CPU seconds of its whole process tree.
+
+    Sampled from /proc (psutil) four times a second: the kernels a grader starts are not always waited for by
+    their parent, so the operating system's own accounting of children misses them.
+    """
+    import threading
+
+    import psutil
+
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+    seen: dict[tuple[int, float], float] = {}
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            try:
+                root = psutil.Process(process.pid)
+                family = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                family = []
+            for member in family:
+                try:
+                    with member.oneshot():
+                        key, times = (member.pid, member.create_time()), member.cpu_times()
+                    seen[key] = max(seen.get(key, 0.0), times.user + times.system)
+                except psutil.Error:
+                    pass
+            done.wait(0.25)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    finally:
+        done.set()
+        sampler.join()
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr), sum(seen.values())
+
+
 class Course:
     """A temporary nbgrader course: the repository's config and sources, a private gradebook."""
 
@@ -131,8 +177,25 @@ class Course:
         nbformat.write(nb, path)
         return path
 
-    def autograde(self, assignment: str) -> subprocess.CompletedProcess:
-        return self.nbgrader("autograde", assignment, "--force")
+    def autograde(self, assignment: str, workers: int = WORKERS, timeout: float = 3600) -> subprocess.CompletedProcess:
+        """Grade every submission of ``assignment`` in one run of the course's parallel pipeline (sandboxed).
+
+        Exit status 1 only says that some submission was not graded (a mutant that kills its kernel, say):
+        its partial score is in the gradebook all the same. Anything else is an error. The CPU seconds of the
+        whole run (grader, workers, sandboxed kernels) are left in ``self.cpu_seconds``.
+        """
+        result, self.cpu_seconds = run_measured(
+            [sys.executable, "-m", "course_utils.grader", "autograde", assignment, "--workers", str(workers),
+             "--force", "--no-review"], cwd=self.root, env=self.env(), timeout=timeout)
+        if result.returncode not in (0, 1) or "Traceback" in result.stderr:
+            raise RuntimeError(f"autograde {assignment} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def seconds(self, assignment: str) -> dict[str, float]:
+        """Wall-clock seconds each student's notebook took to grade (in its worker), from the pipeline's status."""
+        path = self.grading / "logs" / assignment / "status.json"
+        status = json.loads(path.read_text()) if path.exists() else {}
+        return {student: float(record.get("seconds") or 0.0) for student, record in status.items()}
 
     def scores(self, assignment: str) -> dict[str, tuple[float, float]]:
         """Autograded (code) score and its maximum for every student of ``assignment``."""
@@ -146,30 +209,51 @@ class Course:
             }
 
 
-def grade_all(assignment: str, workdir: Path) -> tuple[Course, dict[str, tuple[float, float]]]:
-    """Generate, submit solution/blank/mutants, autograde once, return scores by student."""
+def grade_all(assignment: str, workdir: Path, workers: int = WORKERS) -> tuple[Course, dict[str, tuple[float, float]]]:
+    """Generate, submit solution/blank/mutants, grade them all in one parallel run, return scores by student.
+
+    The course's ``timings`` attribute records the run: seconds to generate the release, to grade everything
+    (wall clock, and CPU seconds of all processes), and each notebook's seconds in its worker.
+    """
     course = Course(workdir, [assignment])
+    start = time.perf_counter()
     release = course.generate(assignment)
+    generated = time.perf_counter() - start
     course.submit("solution", assignment, build_submission(assignment, release=release))
     course.submit("blank", assignment, nbformat.read(release, as_version=4))
     for mutant in load_mutants(assignment):
         course.submit(f"mutant-{mutant.name}", assignment, build_submission(assignment, mutant.cells, release=release))
-    course.autograde(assignment)
+    start = time.perf_counter()
+    course.autograde(assignment, workers)
+    graded = time.perf_counter() - start
+    course.timings = {"generate_s": generated, "autograde_s": graded, "workers": workers,
+                      "autograde_cpu_s": course.cpu_seconds, "notebook_s": course.seconds(assignment),
+                      "load_average": os.getloadavg()[0]}
     return course, course.scores(assignment)
 
 
 def main(argv: list[str]) -> int:
+    import argparse
     import tempfile
-    import time
 
-    for assignment in argv[1:] or discover_assignments():
+    parser = argparse.ArgumentParser(description="Grade each assignment's solution, blank release and mutants.")
+    parser.add_argument("assignments", nargs="*", help="default: every assignment in solutions/")
+    parser.add_argument("--json", type=Path, help="also write the scores and timings here")
+    args = parser.parse_args(argv[1:])
+    summary = {}
+    for assignment in args.assignments or discover_assignments():
         with tempfile.TemporaryDirectory() as tmp:
-            start = time.perf_counter()
-            _, scores = grade_all(assignment, Path(tmp))
-            elapsed = time.perf_counter() - start
-        print(f"{assignment} ({elapsed:.0f} s for {len(scores)} submissions)")
+            course, scores = grade_all(assignment, Path(tmp))
+        timings = course.timings
+        seconds = timings["notebook_s"]
+        print(f"{assignment}: {len(scores)} notebooks graded in {timings['autograde_s']:.0f} s with {timings['workers']} "
+              f"workers ({timings['autograde_cpu_s']:.0f} CPU s; generating the release took {timings['generate_s']:.0f} s; "
+              f"1-minute load average {os.getloadavg()[0]:.1f})")
         for student, (score, max_score) in sorted(scores.items()):
-            print(f"  {student:40s} {score:5.1f} / {max_score:.1f}")
+            print(f"  {student:44s} {score:5.1f} / {max_score:<5.1f} {seconds.get(student, 0.0):6.1f} s")
+        summary[assignment] = {"scores": scores, **timings}
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2))
     return 0
 
 

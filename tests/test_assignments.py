@@ -1,9 +1,13 @@
 """Autograding round trips for every assignment found in solutions/.
 
-For each assignment, in a throw-away course directory and with nbgrader itself:
-the solution autogrades to full marks, the released notebook to zero, every
-mutant (a plausible wrong solution under tests/mutants/) loses points, and the
-committed release equals a fresh ``nbgrader generate_assignment``.
+For each assignment, in a throw-away course directory: the solution autogrades
+to full marks, the released notebook to zero, every mutant (a plausible wrong
+solution under tests/mutants/) loses points, and the committed release equals a
+fresh ``nbgrader generate_assignment``. The solution, the blank release and all
+mutants of an assignment are graded in one run of the course's own parallel
+pipeline (``python -m course_utils.grader autograde --workers 2``, nbgrader
+inside, every kernel in its sandbox), so the suite grows with the number of
+notebooks divided by the workers, not one nbgrader process after another.
 Scores are read from the gradebook: ``nbgrader validate`` exits 0 even when
 tests fail.
 """

@@ -44,3 +44,19 @@ def test_grading_throughput_benchmark_smoke(tmp_path):
     scores = run["scores"]
     assert scores["s00_correct"] > scores["s01_partly_wrong"] > scores["s02_broken"]
     assert "speed-up" in result.stdout
+
+
+@pytest.mark.notebooks
+def test_thread_benchmark_smoke(tmp_path, data_root):
+    """One chapter at the test budget with one thread: the run is timed and the load around it recorded."""
+    out = tmp_path / "threads.json"
+    result = subprocess.run(
+        [sys.executable, str(nbtools.ROOT / "bench" / "threads.py"), "--what", "chapters", "--chapters", "02",
+         "--budget", "fast", "--threads", "1", "--repeats", "1", "--out", str(out)],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "COURSE_DATA_DIR": str(data_root)},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = json.loads(out.read_text())
+    (record,) = summary["runs"]["chapter 02_activations (fast budget)"]["1"]
+    assert record["wall_s"] > 0 and record["cpu_s"] > 0 and record["others_busy_cores"] >= 0
+    assert summary["budget"] == "fast" and "02_activations" in result.stdout

@@ -18,7 +18,7 @@ def test_toy_sets(name, classes):
 
 
 def test_unknown_toy_set_is_a_clear_error():
-    with pytest.raises(ValueError, match="choose moons, circles, spirals or blobs"):
+    with pytest.raises(ValueError, match="choose moons, circles, spirals, blobs or xor"):
         data.make_toy("swissroll")
 
 
@@ -92,3 +92,14 @@ def test_device_loader_rejects_mismatched_lengths():
 def test_device_loader_keeps_batches_on_cuda():
     loader = data.DeviceLoader(torch.zeros(8, 2), torch.zeros(8), batch_size=4, device="cuda")
     assert all(xb.is_cuda and yb.is_cuda for xb, yb in loader)
+
+
+def test_make_xor_labels_follow_the_signs_of_the_corners():
+    X, y = data.make_xor(500, noise=0.1, seed=3)
+    assert X.shape == (500, 2) and X.dtype == np.float32 and y.dtype == np.int64
+    # noise 0.1 never pushes a point across an axis here, so the label is the XOR of the signs
+    np.testing.assert_array_equal(y, ((X[:, 0] > 0) != (X[:, 1] > 0)).astype(np.int64))
+    assert 0.4 < y.mean() < 0.6
+    X2, y2 = data.make_toy("xor", n_samples=500, noise=0.1, seed=3)
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(y, y2)

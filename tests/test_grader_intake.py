@@ -74,8 +74,8 @@ def lines(report, status: str, student: str | None = None) -> list[str]:
     ("ada.ipynb", "ada"),
     (f"Ada Lovelace - {NB}", "ada_lovelace"),
     (f"Copy of bob_{A} (2).ipynb", "bob"),
-    (f"lovelaceada_123_4567_Copy of {NB}", "lovelaceada"),
-    (f"lovelaceada_LATE_123_4567_{A}-1.ipynb", "lovelaceada"),
+    (f"lovelaceada_123_4567_Copy of {NB}", "lovelaceada_123"),
+    (f"lovelaceada_LATE_123_4567_{A}-1.ipynb", "lovelaceada_123"),
     (f"A01_carol_attempt_2026-03-01-10-15-00_{NB}", "carol"),
 ])
 def test_student_from_file_name(name, student):
@@ -85,7 +85,7 @@ def test_student_from_file_name(name, student):
 def test_names_and_folders():
     assert clean_name(f"Copy of {A} (3)") == (A, 3)
     assert clean_name(f"{A}-2") == (A, 2)
-    assert student_from_folder("Ada Lovelace_123456_assignsubmission_file_") == "ada_lovelace"
+    assert student_from_folder("Ada Lovelace_123456_assignsubmission_file_") == "ada_lovelace_123456"
     assert student_from_folder("B0B") == "b0b"
 
 
@@ -116,8 +116,8 @@ def test_lms_zip_folders_and_mixed_files(course, tmp_path):
     with zipfile.ZipFile(raw / "dave" / "my_work.zip", "w") as zf:  # a student zipping their own folder
         zf.writestr(f"work/{NB}", nbformat.writes(H.build_submission(A)))
     report = intake(course, A, [export, raw])
-    assert sorted(report.placed) == ["babbagecharles", "carol_shaw", "dave", "lovelaceada"]
-    assert lines(report, "REJECTED", "carol_shaw") == [f"{raw}/Carol Shaw_998877_assignsubmission_file_/report.pdf: not a notebook (.pdf)"]
+    assert sorted(report.placed) == ["babbagecharles_12", "carol_shaw_998877", "dave", "lovelaceada_11"]
+    assert lines(report, "REJECTED", "carol_shaw_998877") == [f"{raw}/Carol Shaw_998877_assignsubmission_file_/report.pdf: not a notebook (.pdf)"]
     assert lines(report, "REJECTED", "dave") == [f"{raw}/dave/solution.py: not a notebook (.py)"]
     assert not report.by_status("MISSING")
 
@@ -227,3 +227,97 @@ def test_audit_flags_tampering_but_not_honest_answers():
     findings = "\n".join(audit(cheat, release))
     for expected in ("changes `g.check_close`", "rebinds `G`", "rebinds `check_true`", "changes `sys.modules`", "rebinds `abs`"):
         assert expected in findings
+
+
+# --- hostile and unusual inputs ------------------------------------------------------------------------------
+
+
+def test_links_are_refused_even_to_a_real_notebook(course, tmp_path):
+    raw = tmp_path / "raw"
+    (raw / "eve").mkdir(parents=True)
+    (raw / "eve" / NB).symlink_to(H.SOLUTIONS / A / NB)  # the instructor's notebook, with every answer
+    (raw / "mallory").symlink_to(H.SOLUTIONS / A)  # a whole folder
+    (raw / f"trent_{NB}").symlink_to(H.SOLUTIONS / A / NB)
+    report = intake(course, A, [raw])
+    assert report.placed == {}
+    rejected = [str(line) for line in report.by_status("REJECTED")]
+    assert len(rejected) == 3 and all("a link, not a file: refused" in line for line in rejected), rejected
+    assert not (course.submitted).exists() or not any(course.submitted.rglob("*.ipynb"))
+
+
+def test_same_name_students_stay_apart_by_their_lms_id(course, tmp_path):
+    raw = tmp_path / "raw"
+    write(raw / "Wei Zhang_1111_assignsubmission_file_" / NB, H.build_submission(A))
+    write(raw / "Wei Zhang_2222_assignsubmission_file_" / NB, released())
+    report = intake(course, A, [raw])
+    assert sorted(report.placed) == ["wei_zhang_1111", "wei_zhang_2222"]
+    assert not report.by_status("DUPLICATE")
+    answered = (course.submission_dir("wei_zhang_1111", A) / NB).read_text()
+    assert answered == nbformat.writes(nbformat.read(raw / "Wei Zhang_1111_assignsubmission_file_" / NB, as_version=4))
+
+
+def test_one_bad_entry_of_a_zip_is_rejected_alone(course, tmp_path):
+    export = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(export, "w") as zf:
+        zf.writestr(f"lovelaceada_11_22_{NB}", nbformat.writes(H.build_submission(A)))
+        zf.writestr("x" * 300 + "_12_23_" + NB, nbformat.writes(released()))  # longer than any file name may be
+        zf.writestr("../../escape_13_24_a01.ipynb", nbformat.writes(released()))  # a path out of the zip
+        info = zipfile.ZipInfo(f"linky_14_25_{NB}")
+        info.external_attr = (0o120777 << 16)  # a symbolic link
+        zf.writestr(info, str(H.SOLUTIONS / A / NB))
+        zf.writestr(f"babbagecharles_15_26_{NB}", nbformat.writes(released()))
+    report = intake(course, A, [export])
+    assert sorted(report.placed) == ["babbagecharles_15", "lovelaceada_11"]
+    rejected = [line.message for line in report.by_status("REJECTED")]
+    assert any("cannot be extracted" in m for m in rejected), rejected
+    assert any("leads outside the zip" in m for m in rejected), rejected
+    assert any("a link, not a file" in m for m in rejected), rejected
+    assert len(rejected) == 3
+
+
+def test_names_in_other_scripts_become_ids_and_student_is_never_ignored(course, tmp_path):
+    raw = tmp_path / "raw"
+    write(raw / "张伟" / NB, H.build_submission(A))
+    write(raw / "Zoë Ünal" / NB, released())
+    report = intake(course, A, [raw])
+    assert sorted(report.placed) == ["zhangwei", "zoe_unal"]
+    single = write(tmp_path / f"Copy of {NB}", released())
+    report = intake(course, A, [single], student="李娜")
+    assert list(report.placed) == ["lina"]
+    assert [line.message for line in report.by_status("NOTE")] == ["--student '李娜' is graded as 'lina'"]
+    report = intake(course, A, [single], student="???")  # nothing to transliterate: a stable id, never an empty one
+    assert len(report.placed) == 1 and next(iter(report.placed)).startswith("student_")
+    with pytest.raises(ValueError, match="gives no usable student id"):
+        intake(course, A, [single], student="  ")
+
+
+def test_control_characters_in_names_cannot_fake_report_lines(course, tmp_path):
+    raw = tmp_path / "raw"
+    fake = "x\nACCEPTED  admin  everything \x1b[32mgreen\x1b[0m"
+    write(raw / "olga" / f"{fake}.pdf", "%PDF")
+    report = intake(course, A, [raw])
+    printed = "\n".join(str(line) for line in report.lines)
+    assert not any(line.startswith("ACCEPTED") for line in printed.splitlines())
+    assert "\x1b" not in printed and "\\n" in printed and "\\x1b" in printed
+
+
+def test_zip_of_one_student_folder_and_zips_inside_zips(course, tmp_path):
+    one = tmp_path / "ada_work.zip"
+    with zipfile.ZipFile(one, "w") as zf:  # a zip that holds one student's folder
+        zf.writestr(f"ada/Copy of {NB}", nbformat.writes(H.build_submission(A)))
+    inner = tmp_path / "inner.zip"
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr(f"notes/{NB}", nbformat.writes(released()))
+    innermost = tmp_path / "innermost.zip"
+    with zipfile.ZipFile(innermost, "w") as zf:
+        zf.write(inner, "deeper.zip")
+    export = tmp_path / "export.zip"
+    with zipfile.ZipFile(export, "w") as zf:
+        zf.write(inner, "bob/bob_work.zip")  # a student's own zip inside the LMS export
+        zf.write(innermost, "cy/cy_work.zip")  # a zip inside a zip inside the export
+    report = intake(course, A, [one, export])
+    assert sorted(report.placed) == ["ada", "bob"]
+    accepted = {line.student: line.message for line in report.by_status("ACCEPTED")}
+    assert "bob_work.zip (a zip inside a zip):" in accepted["bob"]
+    rejected = [str(line) for line in report.by_status("REJECTED")]
+    assert any("cy" in line and "a zip inside a zip inside a zip: not opened" in line for line in rejected), rejected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 import threading
 import types
@@ -127,6 +128,26 @@ def test_switching_the_guard_off_is_refused():
     assert sys.getprofile() is None
 
 
+def test_a_progress_bar_may_start_its_monitor_thread():
+    from tqdm import std
+
+    def loop_with_progress_bar():
+        return sum(std.tqdm(range(3), disable=True))
+
+    std.tqdm.monitor = None  # as in a fresh kernel: the first bar starts tqdm's monitor thread
+    assert G.call_student(loop_with_progress_bar) == 3
+
+    def thread_named_like_tqdm():
+        class Monitor(threading.Thread):
+            pass
+
+        worker = Monitor(target=lambda: None)
+        worker.start()
+        worker.join()
+
+    _refused(thread_named_like_tqdm, match="threads")
+
+
 def test_guard_state_is_not_a_module_switch():
     assert not any(isinstance(v, int) and not isinstance(v, bool) and "block" in k for k, v in vars(G).items())
 
@@ -175,3 +196,67 @@ def test_copied_structure_is_detected_names_ignored(tmp_path, monkeypatch):
         G.check_not_copied(student.MyNet, MNISTNet, "your model")
     assert G.copied_share(student.Own, MNISTNet) < 0.6
     G.check_not_copied(student.Own, MNISTNet, "your model")
+
+
+def test_a_forbidden_class_does_not_flag_other_users_of_its_decorators():
+    from course_utils import optim as reference_optim
+
+    limits = G.Limits(functions=("course_utils.optim.Optimizer",))  # its step() is decorated with @torch.no_grad()
+
+    @torch.no_grad()
+    def own_step():
+        return float(torch.ones(2).sum())
+
+    assert G.call_student(own_step, limits=limits) == 2.0
+    p = torch.ones(2, requires_grad=True)
+    p.grad = torch.ones(2)
+    subclass = type("Mine", (reference_optim.Optimizer,), {"update": lambda self, q, g, state: q.sub_(g)})
+    _refused(lambda: subclass([p], lr=0.1).step(), limits=limits)
+
+
+def test_honest_code_that_compiles_like_a_reference_is_not_a_copy():
+    # One-liners an honest student writes byte for byte like the reference (``import numpy as np`` in the same
+    # cell makes NumPy calls compile exactly as in the reference module), and a generator-sum schedule.
+    namespace: dict = {}
+    exec(compile("import numpy as np\n\n"
+                 "def relu_grad(z):\n    \"\"\"Derivative of ReLU.\"\"\"\n    return (np.asarray(z) > 0).astype(float)\n\n"
+                 "def multistep_lr(base_lr, epoch, milestones, gamma):\n"
+                 "    passed = sum(1 for m in milestones if epoch >= m)\n    return base_lr * gamma**passed\n\n"
+                 "def cross_entropy(probs, labels, eps=1e-12):\n"
+                 "    probs = np.asarray(probs, dtype=float)\n    labels = np.asarray(labels, dtype=int)\n"
+                 "    correct = probs[np.arange(labels.shape[0]), labels]\n"
+                 "    return float(-np.mean(np.log(np.clip(correct, eps, 1.0))))\n", "<cell>", "exec"), namespace)
+    assert G.call_student(namespace["multistep_lr"], 0.1, 10, [10, 20], 0.5) == 0.05
+    np.testing.assert_array_equal(G.call_student(namespace["relu_grad"], np.array([-1.0, 0.0, 2.0])), [0.0, 0.0, 1.0])
+    assert G.call_student(namespace["cross_entropy"], np.array([[0.5, 0.5]]), np.array([0])) == pytest.approx(np.log(2))
+
+
+def test_a_progress_bar_may_start_its_monitor_thread():
+    from tqdm import tqdm
+
+    def loop_with_bar(n):
+        total = 0
+        for i in tqdm(range(n), disable=True):
+            total += i
+        return total
+
+    for _ in range(2):  # tqdm starts its monitor thread again once the previous bar has closed
+        assert G.call_student(loop_with_bar, 4, limits=NUMPY_ONLY) == 6
+
+
+def test_marking_a_class_marks_its_own_methods_not_the_decorators_shared_wrapper():
+    class Ref:
+        @torch.no_grad()
+        def sample(self):
+            return 1
+
+    G.reference(Ref)
+    assert G.is_reference(Ref)
+    assert G.is_reference(inspect.unwrap(Ref.sample))
+
+    @torch.no_grad()
+    def own():
+        return 2
+
+    assert own.__code__.co_consts[-1:] != (G.REFERENCE_MARK,)  # torch's wrapper code is left alone
+    assert G.call_student(own) == 2

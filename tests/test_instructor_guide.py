@@ -79,14 +79,17 @@ def test_guide_takes_raw_submissions_to_grades_and_feedback(tmp_path):
         assert result.returncode == 0, f"guide command failed:\n{block}\n{result.stdout}\n{result.stderr}"
         output += result.stdout
 
-    assert re.search(r"REJECTED\s+carol\s+.*unreadable notebook JSON", output), output
+    assert re.search(r"REJECTED\s+carol_102\s+.*unreadable notebook JSON", output), output
     with open(course / "grading" / "grades.csv") as fh:
         rows = {row["student_id"]: row for row in csv.DictReader(fh)}
-    assert sorted(rows) == ["ada", "bob"]
+    assert sorted(rows) == ["ada", "bob_101"]  # Canvas's user id is kept in the student id
     assert float(rows["ada"]["score"]) == float(rows["ada"]["max_score"]) - _manual_points() > 0
-    assert float(rows["bob"]["score"]) == 0
+    assert float(rows["bob_101"]["score"]) == 0
+    assert rows["ada"]["status"] == rows["bob_101"]["status"] == "graded"
     hidden = _hidden_test_lines()
-    for student in ("ada", "bob"):
+    for student in ("ada", "bob_101"):
+        autograded = course / "grading" / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+        assert nbformat.read(autograded, as_version=4).metadata["course_grader"]["sandboxed"] is True
         feedback = course / "grading" / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html"
         text = html_text(feedback)
         assert "Score" in text

@@ -65,3 +65,50 @@ def test_colab_detection(monkeypatch):
 def test_cuda_is_chosen_first():
     assert runtime.get_device().type == "cuda"
     assert runtime.run_mode() == "gpu"
+
+
+def _threads_in_fresh_process(env_threads=None):
+    """torch's thread count right after a fresh interpreter imports course_utils.runtime."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "COURSE_THREADS"}
+    if env_threads is not None:
+        env["COURSE_THREADS"] = env_threads
+    code = "import torch; before = torch.get_num_threads(); import course_utils.runtime; print(before, torch.get_num_threads())"
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    before, after = map(int, result.stdout.split())
+    return before, after
+
+
+def test_thread_policy_applies_on_import_and_can_be_overridden():
+    before, after = _threads_in_fresh_process()
+    assert after == 1  # the policy: one thread
+    assert _threads_in_fresh_process("2")[1] == 2
+    assert _threads_in_fresh_process("torch") == (before, before)  # PyTorch's own default, untouched
+
+
+def test_thread_policy_values(monkeypatch):
+    monkeypatch.delenv("COURSE_THREADS", raising=False)
+    assert runtime.thread_policy() == 1
+    monkeypatch.setenv("COURSE_THREADS", "3")
+    assert runtime.thread_policy() == 3
+    monkeypatch.setenv("COURSE_THREADS", "default")
+    assert runtime.thread_policy() is None
+    for bad in ("0", "-2", "many"):
+        monkeypatch.setenv("COURSE_THREADS", bad)
+        with pytest.raises(ValueError, match="COURSE_THREADS"):
+            runtime.thread_policy()
+
+
+def test_apply_thread_policy_sets_and_reports():
+    previous = torch.get_num_threads()
+    try:
+        assert runtime.apply_thread_policy(2) == 2 == torch.get_num_threads()
+        assert runtime.apply_thread_policy(1) == 1
+        with pytest.raises(ValueError, match=">= 1"):
+            runtime.apply_thread_policy(0)
+    finally:
+        torch.set_num_threads(previous)

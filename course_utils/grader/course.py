@@ -95,6 +95,45 @@ def load_course(root: str | os.PathLike = ".") -> Course:
     )
 
 
+def normalise_db_url(url: str) -> str:
+    """SQLAlchemy's spelling of a database URL: ``postgres://`` (Heroku's and many guides') becomes ``postgresql://``."""
+    url = url.strip()
+    if url.startswith("postgres://"):
+        return "postgresql://" + url[len("postgres://"):]
+    return url
+
+
+def shown_url(url: str) -> str:
+    """``url`` with its password hidden, for messages."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1] if "@" in url else url
+
+
+def database_problem(url: str, err: BaseException) -> str:
+    """One line saying why the gradebook at ``url`` cannot be opened."""
+    name = type(err).__name__
+    text = str(getattr(err, "orig", None) or err).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith(("(Background", "[SQL"))]
+    detail = lines[0] if lines else name
+    detail = detail.split(") ", 1)[1] if detail.startswith("(") and ") " in detail else detail
+    where = shown_url(url)
+    if name == "NoSuchModuleError" or "Can't load plugin" in text:
+        scheme = url.split(":", 1)[0]
+        return (f"cannot open the gradebook {where}: unknown database type {scheme!r}; "
+                "use postgresql://user:password@host:port/database or sqlite:///path/to/gradebook.db")
+    if name == "ArgumentError" or "Could not parse" in text:
+        return f"cannot open the gradebook: {where!r} is not a database URL (postgresql://user:password@host:port/database)"
+    if isinstance(err, ModuleNotFoundError):
+        return f"cannot open the gradebook {where}: the database driver is not installed ({err.name}); run `make install`"
+    if "refused" in detail.lower() or "could not connect" in detail.lower() or "timeout" in detail.lower():
+        return f"cannot reach the database server of {where}: {detail} (is the server running, and are host and port right?)"
+    return f"cannot open the gradebook {where}: {detail}"
+
+
 def nbgrader_env(base: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for nbgrader subprocesses: this Python's scripts on PATH (nbgrader runs ``alembic``), no GUI backend."""
     env = dict(os.environ if base is None else base)

@@ -10,6 +10,14 @@ Accepted inputs (any mix, given as folders or zip files):
   it), and zips inside a student's folder;
 * with ``--student NAME``: every file given belongs to that student.
 
+Student ids are lower-case ASCII: names in other scripts are transliterated
+(张伟 -> ``zhangwei``), and the participant id an LMS puts in a name is kept
+(``ada_lovelace_123456``), so two students with the same name stay apart.
+Links are refused (a link can point at anything, the solutions included), and
+so is anything in a zip that would land outside it. One bad entry of a zip is
+rejected alone; the rest of the zip is read. Every name printed in the report
+has its control characters escaped, so a file name cannot fake a report line.
+
 Each notebook is identified by its content (the release's instructions and
 tests), not by its name, so "Copy of …", "… (1).ipynb" and other renames are
 fine and a notebook of another assignment is caught. Nothing a student sent is
@@ -24,9 +32,12 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
+import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,8 +48,8 @@ from course_utils.grader.course import Course
 from course_utils.grader.restore import match_score, restore_metadata
 
 JUNK = re.compile(r"^(\.|__MACOSX$|__pycache__$|Thumbs\.db$|desktop\.ini$)")
-MOODLE_FOLDER = re.compile(r"^(?P<student>.+?)_\d+_assignsubmission_[a-z]+_?$", re.I)
-CANVAS_FILE = re.compile(r"^(?P<student>[^_]+)_(?:late_)?\d+_\d+_(?P<name>.+)$", re.I)
+MOODLE_FOLDER = re.compile(r"^(?P<student>.+?)_(?P<id>\d+)_assignsubmission_[a-z]+_?$", re.I)
+CANVAS_FILE = re.compile(r"^(?P<student>[^_]+)_(?:late_)?(?P<id>\d+)_\d+_(?P<name>.+)$", re.I)
 BLACKBOARD_FILE = re.compile(r"^.+?_(?P<student>[^_]+)_attempt_\d{4}(?:-\d\d){5}(?:_(?P<name>.+))?$", re.I)
 COPY_PREFIX = re.compile(r"^(copy of |copie de |kopie von )+", re.I)
 COPY_SUFFIX = re.compile(r"(?:\s*\((?P<paren>\d+)\)|-(?P<dash>\d+)| - copy)$", re.I)
@@ -46,6 +57,13 @@ COLAB_NOTEBOOK_KEYS = ("colab", "accelerator", "gpuClass", "widgets")
 COLAB_CELL_KEYS = ("colab", "executionInfo", "outputId")
 MAX_BYTES = 50_000_000  # a notebook bigger than this is not a homework answer
 MATCH_THRESHOLD = 0.5  # share of the release's instructions and tests a notebook must contain
+MAX_ZIP_DEPTH = 2  # an LMS export may hold a student's own zip; deeper nesting is not opened
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (newlines, ANSI escapes, bidi overrides) shown as escapes."""
+    return CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), str(text))
 
 
 @dataclass
@@ -62,12 +80,12 @@ class Received:
 class Line:
     """One line of the intake report."""
 
-    status: str  # ACCEPTED, UNCHANGED, REJECTED, DUPLICATE, MISSING, REVIEW
+    status: str  # ACCEPTED, UNCHANGED, REJECTED, DUPLICATE, MISSING, REVIEW, NOTE
     student: str
     message: str
 
     def __str__(self) -> str:
-        return f"{self.status:<9} {self.student:<20} {self.message}"
+        return f"{self.status:<9} {printable(self.student):<20} {printable(self.message)}"
 
 
 @dataclass
@@ -97,9 +115,27 @@ class IntakeReport:
                 f"{counts['REVIEW']} to review")
 
 
-def slug(name: str) -> str | None:
-    """A student id nbgrader accepts: lower case letters, digits, ``._-``."""
-    value = re.sub(r"[^a-z0-9._-]+", "_", name.strip().lower()).strip("._-")
+def transliterate(name: str) -> str:
+    """``name`` in ASCII letters: accents dropped, other scripts transliterated (anyascii), else ''."""
+    try:
+        from anyascii import anyascii
+    except ImportError:  # without it, Latin letters with accents still work
+        anyascii = None
+    if anyascii is not None:
+        return anyascii(name)
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+
+
+def slug(name: str, lms_id: str | None = None) -> str | None:
+    """A student id nbgrader accepts (lower-case ASCII letters, digits, ``._-``), with the LMS's participant id.
+
+    Never empty for a non-empty name: a name that transliterates to nothing becomes ``student_<number>``.
+    """
+    value = re.sub(r"[^a-z0-9._-]+", "_", transliterate(name.strip()).lower()).strip("._-")
+    if lms_id:
+        return f"{value or 'student'}_{lms_id}"
+    if not value and name.strip(" ._-"):
+        value = f"student_{zlib.crc32(name.strip().encode('utf-8')):08x}"
     return value or None
 
 
@@ -116,9 +152,10 @@ def clean_name(stem: str) -> tuple[str, int]:
 def student_from_file(filename: str, notebook_names: list[str]) -> str | None:
     """Whose file this is, from its name alone; None when the name does not say."""
     stem = Path(filename).stem
-    for pattern in (CANVAS_FILE, BLACKBOARD_FILE):
-        if match := pattern.match(stem):
-            return slug(match.group("student"))
+    if match := CANVAS_FILE.match(stem):
+        return slug(match.group("student"), match.group("id"))
+    if match := BLACKBOARD_FILE.match(stem):
+        return slug(match.group("student"))
     cleaned, _ = clean_name(stem)
     for name in notebook_names:
         if cleaned.lower() == name.lower():
@@ -133,69 +170,132 @@ def student_from_file(filename: str, notebook_names: list[str]) -> str | None:
 def student_from_folder(name: str) -> str | None:
     """A student's id from their folder's name (Moodle's suffix removed)."""
     if match := MOODLE_FOLDER.match(name):
-        name = match.group("student")
+        return slug(match.group("student"), match.group("id"))
     return slug(name)
 
 
-def _extract(archive: Path, into: Path) -> Path:
-    """Unzip ``archive`` into a fresh folder under ``into``, keeping entry dates; refuse paths that leave it."""
+def _extract(archive: Path, into: Path) -> tuple[Path, list[tuple[str, str]]]:
+    """Unzip ``archive`` into a fresh folder under ``into``, keeping entry dates.
+
+    Returns the folder and the entries left out, each with the reason: links, paths that would land
+    outside the folder, names the file system refuses. One bad entry never costs the others.
+    """
     target = Path(tempfile.mkdtemp(prefix="zip-", dir=into))
+    skipped: list[tuple[str, str]] = []
     with zipfile.ZipFile(archive) as zf:
         if sum(info.file_size for info in zf.infolist()) > 20 * MAX_BYTES:
             raise ValueError("archive expands to more than 1 GB")
         for info in zf.infolist():
-            dest = (target / info.filename).resolve()
-            if info.is_dir() or not dest.is_relative_to(target.resolve()):
+            if info.is_dir():
                 continue
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as src, open(dest, "wb") as out:
-                shutil.copyfileobj(src, out)
-            stamp = time.mktime(info.date_time + (0, 0, -1))
-            os.utime(dest, (stamp, stamp))
-    return target
+            if stat.S_ISLNK(info.external_attr >> 16):
+                skipped.append((info.filename, "a link, not a file: refused (a link can point at anything, the solutions included)"))
+                continue
+            dest = None
+            try:
+                dest = Path(os.path.normpath(target / info.filename))
+                if Path(info.filename).is_absolute() or not dest.is_relative_to(target):
+                    skipped.append((info.filename, "its path leads outside the zip: refused"))
+                    continue
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, open(dest, "wb") as out:
+                    shutil.copyfileobj(src, out)
+                stamp = time.mktime(info.date_time + (0, 0, -1))
+                os.utime(dest, (stamp, stamp))
+            except (OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError, zlib.error) as err:
+                reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err) or type(err).__name__
+                skipped.append((info.filename, f"cannot be extracted ({reason})"))
+                try:
+                    if dest is not None and dest.is_file():
+                        dest.unlink()
+                except OSError:
+                    pass
+    return target, skipped
 
 
-def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not any(JUNK.match(part) for part in p.relative_to(folder).parts))
+def _files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """Regular files under ``folder`` (junk left out), and the links found there (never followed)."""
+    files, links = [], []
+    for parent, dirs, names in os.walk(folder, followlinks=False):
+        here = Path(parent)
+        for name in list(dirs):
+            if JUNK.match(name):
+                dirs.remove(name)
+            elif (here / name).is_symlink():
+                links.append(here / name)
+                dirs.remove(name)
+        for name in names:
+            path = here / name
+            if JUNK.match(name):
+                continue
+            if path.is_symlink():
+                links.append(path)
+            elif path.is_file():
+                files.append(path)
+    return sorted(files), sorted(links)
+
+
+def _student_folder(folder: Path) -> bool:
+    """A folder of one student's files (notebooks or zips at its top), not a wrapper around many folders."""
+    return any(p.is_file() and not p.is_symlink() and not JUNK.match(p.name) for p in folder.iterdir())
 
 
 def collect(sources: list[Path], scratch: Path, notebook_names: list[str], student: str | None = None) -> tuple[list[Received], list[Line]]:
     """Every file in ``sources`` with the student it belongs to; zips are opened (``scratch`` holds their contents)."""
     received: list[Received] = []
     problems: list[Line] = []
+    link_reason = "a link, not a file: refused (a link can point at anything, the solutions included)"
 
     def add_file(path: Path, shown: str, owner: str | None, depth: int) -> None:
-        if path.suffix.lower() == ".zip" and zipfile.is_zipfile(path) and depth < 3:
+        if path.suffix.lower() == ".zip" and zipfile.is_zipfile(path):
+            if depth >= MAX_ZIP_DEPTH:
+                problems.append(Line("REJECTED", owner or "?", f"{shown}: a zip inside a zip inside a zip: not opened"))
+                return
             try:
-                folder = _extract(path, scratch)
-            except (zipfile.BadZipFile, ValueError, OSError) as err:
+                folder, skipped = _extract(path, scratch)
+            except (zipfile.BadZipFile, ValueError, OSError, RuntimeError, EOFError, zlib.error) as err:
                 problems.append(Line("REJECTED", owner or "?", f"{shown}: cannot open the zip file ({err})"))
                 return
+            inner_shown = f"{shown}:" if depth == 0 else f"{shown} (a zip inside a zip):"
+            for name, reason in skipped:
+                who = owner or student_from_file(Path(name).name, notebook_names) or "?"
+                problems.append(Line("REJECTED", who, f"{inner_shown}{name}: {reason}"))
             if owner is None:
-                walk(folder, f"{shown}:", depth + 1, unwrap=True)
+                walk(folder, inner_shown, depth + 1, unwrap=True)
             else:
-                for inner in _files(folder):
-                    add_file(inner, f"{shown}:{inner.relative_to(folder)}", owner, depth + 1)
+                files, links = _files(folder)
+                for link in links:
+                    problems.append(Line("REJECTED", owner, f"{inner_shown}{link.relative_to(folder)}: {link_reason}"))
+                for inner in files:
+                    add_file(inner, f"{inner_shown}{inner.relative_to(folder)}", owner, depth + 1)
             return
         who = owner or student_from_file(path.name, notebook_names)
         received.append(Received(who, path, shown, path.stat().st_mtime))
 
     def walk(folder: Path, prefix: str, depth: int, unwrap: bool = False) -> None:
         entries = sorted(p for p in folder.iterdir() if not JUNK.match(p.name))
-        if unwrap and len(entries) == 1 and entries[0].is_dir():
+        if unwrap and len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink() \
+                and not _student_folder(entries[0]):
             return walk(entries[0], f"{prefix}{entries[0].name}/", depth)  # a zip of one folder that holds the export
         for entry in entries:
             shown = f"{prefix}{entry.name}"
-            if entry.is_dir():
+            if entry.is_symlink():
+                problems.append(Line("REJECTED", student or student_from_folder(entry.name) or "?", f"{shown}: {link_reason}"))
+            elif entry.is_dir():
                 owner = student or student_from_folder(entry.name)
-                for path in _files(entry):
+                files, links = _files(entry)
+                for link in links:
+                    problems.append(Line("REJECTED", owner or "?", f"{shown}/{link.relative_to(entry)}: {link_reason}"))
+                for path in files:
                     add_file(path, f"{shown}/{path.relative_to(entry)}", owner, depth)
-            else:
+            elif entry.is_file():
                 add_file(entry, shown, student, depth)
 
     for source in sources:
         source = Path(source)
-        if source.is_dir():
+        if source.is_symlink() and source.is_file():
+            problems.append(Line("REJECTED", student or "?", f"{source}: {link_reason}"))
+        elif source.is_dir():
             walk(source, f"{source}/", 0)
         elif source.is_file():
             add_file(source, str(source), student, 0)
@@ -273,8 +373,16 @@ def intake(course: Course, assignment: str, sources: list[Path], student: str | 
     report = IntakeReport(assignment)
     candidates: dict[tuple[str, str], list[_Candidate]] = {}
     seen: dict[str, int] = {}
+    owner = None
+    if student is not None:
+        owner = slug(student)
+        if not owner:
+            raise ValueError(f"--student {printable(student)!r} gives no usable student id; use letters or digits")
+        if owner != student:
+            report.lines.append(Line("NOTE", owner, f"--student {printable(student)!r} is graded as {owner!r}"))
     with tempfile.TemporaryDirectory(prefix="intake-") as scratch:
-        received, report.lines = collect([Path(s) for s in sources], Path(scratch), names, slug(student) if student else None)
+        received, problems = collect([Path(s) for s in sources], Path(scratch), names, owner)
+        report.lines += problems
         for item in received:
             if item.student is None:
                 report.lines.append(Line("REJECTED", "?", f"{item.shown}: cannot tell whose submission this is "
@@ -297,7 +405,7 @@ def intake(course: Course, assignment: str, sources: list[Path], student: str | 
                 candidate.notes.append(f"restored nbgrader metadata of {len(restored)} cell(s)")
             if item.path.name != f"{notebook}.ipynb":
                 candidate.notes.append(f"renamed from {item.path.name!r}")
-            for finding in audit(nb, releases[assignment][notebook]):
+            for finding in audit(nb, releases[assignment][notebook], assignment):
                 report.lines.append(Line("REVIEW", item.student, f"{item.shown}: {finding}"))
             candidates.setdefault((item.student, notebook), []).append(candidate)
 
@@ -316,6 +424,6 @@ def intake(course: Course, assignment: str, sources: list[Path], student: str | 
         for name in names:
             if (who, name) not in candidates:
                 report.lines.append(Line("MISSING", who, f"no gradable {name}.ipynb among the {count} file(s) received"))
-    order = {"ACCEPTED": 0, "UNCHANGED": 0, "DUPLICATE": 1, "REVIEW": 2, "REJECTED": 3, "MISSING": 4}
+    order = {"NOTE": 0, "ACCEPTED": 0, "UNCHANGED": 0, "DUPLICATE": 1, "REVIEW": 2, "REJECTED": 3, "MISSING": 4}
     report.lines.sort(key=lambda line: (order.get(line.status, 9), line.student))
     return report

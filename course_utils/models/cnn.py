@@ -1,10 +1,12 @@
 """Convolutional networks: the pieces of chapter 4 and the reference MNIST model.
 
 * :func:`conv_output_size`: floor((n + 2p - d(f - 1) - 1) / s) + 1, the formula PyTorch uses.
+* :func:`transposed_output_size`: (n - 1)s - 2p + d(f - 1) + output_padding + 1, its inverse for transposed convolutions.
 * :func:`conv2d_by_hand`: the convolution (really a cross-correlation) as explicit sums.
 * :class:`LocallyConnected2d`: a "tiled" convolution without weight sharing.
+* :func:`batch_norm2d`: batch normalisation written out, in training and evaluation mode.
 * :class:`VGGBlock`, :class:`ResidualBlock`, :class:`InceptionBlock`: small versions of the famous designs.
-* :class:`MNISTNet`: the reference CNN for MNIST (99 % test accuracy on full MNIST).
+* :class:`MNISTNet`: the reference CNN for MNIST (chapter 4 reports the test accuracy it reaches within its budget).
 """
 
 from __future__ import annotations
@@ -28,6 +30,22 @@ def conv_output_size(n: int, f: int, p: int = 0, s: int = 1, d: int = 1) -> int:
         raise ValueError(f"kernel span {span} is larger than the padded input {n + 2 * p}")
     return (n + 2 * p - span) // s + 1
 
+
+@reference
+def transposed_output_size(n: int, f: int, p: int = 0, s: int = 1, d: int = 1, output_padding: int = 0) -> int:
+    """Output length of a transposed convolution (``nn.ConvTranspose2d``) over length ``n``.
+
+    It reverses :func:`conv_output_size`: ``n`` inputs placed ``s`` apart span
+    (n - 1)s + 1 positions, the dilated kernel adds d(f - 1), the padding removes
+    p at each end, and ``output_padding`` (less than max(s, d)) adds back the
+    rows that the floor of the convolution's formula may have dropped.
+    """
+    if not 0 <= output_padding < max(s, d):
+        raise ValueError(f"output_padding must be in [0, max(stride, dilation)) = [0, {max(s, d)}), got {output_padding}")
+    size = (n - 1) * s - 2 * p + d * (f - 1) + output_padding + 1
+    if size < 1:
+        raise ValueError(f"padding {p} removes the whole output (size {size})")
+    return size
 
 
 @reference
@@ -56,6 +74,41 @@ def conv2d_by_hand(
     if bias is not None:
         out += bias.view(1, -1, 1, 1)
     return out
+
+
+@reference
+def batch_norm2d(
+    x: torch.Tensor,
+    gamma: torch.Tensor,
+    beta: torch.Tensor,
+    running_mean: torch.Tensor,
+    running_var: torch.Tensor,
+    training: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> torch.Tensor:
+    """Batch normalisation of x (N, C, H, W), one mean and variance per channel, as ``nn.BatchNorm2d`` computes it.
+
+    Training: normalise with the batch's mean and (biased) variance over N, H, W and update the running
+    estimates in place, running <- (1 - momentum) running + momentum * batch (the variance unbiased,
+    times n / (n - 1)). Evaluation: normalise with the running estimates, so each example is processed
+    on its own. Then scale by ``gamma`` and shift by ``beta`` (C,).
+    """
+    if x.dim() != 4:
+        raise ValueError(f"batch_norm2d expects (N, C, H, W), got shape {tuple(x.shape)}")
+    if training:
+        mean = x.mean(dim=(0, 2, 3))  # (C,)
+        var = x.var(dim=(0, 2, 3), unbiased=False)  # (C,): the batch's own spread normalises it
+        n = x.numel() // x.shape[1]  # values per channel
+        if n < 2:
+            raise ValueError("batch_norm2d in training mode needs more than one value per channel")
+        with torch.no_grad():
+            running_mean.mul_(1 - momentum).add_(momentum * mean)
+            running_var.mul_(1 - momentum).add_(momentum * var * n / (n - 1))
+    else:
+        mean, var = running_mean, running_var
+    x_hat = (x - mean.view(1, -1, 1, 1)) / torch.sqrt(var.view(1, -1, 1, 1) + eps)  # (N, C, H, W), mean 0, var 1
+    return gamma.view(1, -1, 1, 1) * x_hat + beta.view(1, -1, 1, 1)
 
 
 class LocallyConnected2d(nn.Module):
@@ -103,21 +156,26 @@ class VGGBlock(nn.Module):
 
 
 class ResidualBlock(nn.Module):
-    """ResNet's basic block: out = ReLU(F(x) + shortcut(x)); the identity path lets gradients skip F."""
+    """ResNet's basic block: out = ReLU(F(x) + shortcut(x)), F = conv-BN-ReLU-conv-BN.
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+    With ``skip=False`` it is the same two layers without the shortcut, out = ReLU(F(x)):
+    the "plain" block that residual networks are compared with.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, skip: bool = True) -> None:
         super().__init__()
+        self.skip = skip
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(out_channels)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.shortcut: nn.Module = nn.Identity()
-        if stride != 1 or in_channels != out_channels:  # match shapes with a 1x1 convolution
+        if skip and (stride != 1 or in_channels != out_channels):  # match shapes with a 1x1 convolution
             self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False), nn.BatchNorm2d(out_channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         residual = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
-        return F.relu(residual + self.shortcut(x))
+        return F.relu(residual + self.shortcut(x)) if self.skip else F.relu(residual)
 
 
 class InceptionBlock(nn.Module):

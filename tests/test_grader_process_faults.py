@@ -1,0 +1,245 @@
+"""Process faults: a killed grader or worker, Ctrl-C, two runs at once, resubmissions, a wrong database URL.
+
+Grades must come only from a finished grading: whatever is interrupted is "not
+graded (why)", never a silent 0, ``feedback`` and ``export`` refuse it, and
+running the command again finishes the job. Submissions that must still be
+running when the test acts sleep in a cell (their kernel is in the sandbox).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+
+import grader_fixtures as F
+from course_utils.grader.course import normalise_db_url
+
+pytestmark = pytest.mark.grading
+SLOW = "import time\ntime.sleep(500)  # still running when the test acts\n"
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """A released course to copy (generating the assignment once costs more than copying it)."""
+    root = tmp_path_factory.mktemp("faults_template")
+    F.make_course(root)
+    return root
+
+
+@pytest.fixture
+def course(template, tmp_path):
+    root = tmp_path / "course"
+    shutil.copytree(template, root)
+    started: list[subprocess.Popen] = []
+    yield root, started
+    for process in started:  # never leave a grader (or its workers and sandboxes) behind
+        try:
+            family = psutil.Process(process.pid).children(recursive=True) + [psutil.Process(process.pid)]
+        except psutil.NoSuchProcess:
+            continue
+        for member in family:
+            try:
+                member.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(family, timeout=10)
+
+
+def submit(root: Path, student: str, nb) -> Path:
+    folder = root / "grading" / "submitted" / student / F.MINI
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / F.NB
+    nbformat.write(nb, path)
+    return path
+
+
+def release(root: Path) -> Path:
+    return root / "assignments" / F.MINI / F.NB
+
+
+def start(root: Path, started: list, *args: str) -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, "-m", "course_utils.grader", *args], cwd=root, env=F.grader_env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    started.append(process)
+    return process
+
+
+def status(root: Path) -> dict:
+    path = root / "grading" / "logs" / F.MINI / "status.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def wait_for(condition, what: str, timeout: float = 400.0):
+    """Poll ``condition`` until it holds (no fixed sleeps: the machine's speed varies)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def sandboxes_of(process: subprocess.Popen) -> list[psutil.Process]:
+    try:
+        family = psutil.Process(process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    return [p for p in family if _name(p) == "bwrap"]
+
+
+def _name(process: psutil.Process) -> str:
+    try:
+        return process.name()
+    except psutil.NoSuchProcess:
+        return ""
+
+
+def export_rows(root: Path) -> tuple[int, dict[str, dict], str]:
+    code, output = F.grader(root, "export", F.MINI, "--to", "grading/grades.csv")
+    with open(root / "grading" / "grades.csv") as fh:
+        return code, {row["student_id"]: row for row in csv.DictReader(fh)}, output
+
+
+def test_killing_the_grader_stops_its_workers_and_their_sandboxes(course):
+    root, started = course
+    for student in ("slow_a", "slow_b"):
+        submit(root, student, F.with_cell(F.answered(release(root)), SLOW))
+    grader = start(root, started, "autograde", F.MINI, "--workers", "2", "--timeout", "600")
+    wait_for(lambda: len(sandboxes_of(grader)) >= 2, "both sandboxes to start")
+    family = psutil.Process(grader.pid).children(recursive=True)
+    grader.kill()  # SIGKILL: no chance to clean up
+    grader.wait()
+    gone, alive = psutil.wait_procs(family, timeout=30)
+    assert not alive, [p.info if hasattr(p, "info") else p for p in alive]
+    assert {s: r["status"] for s, r in status(root).items()} == {"slow_a": "in progress", "slow_b": "in progress"}
+    code, rows, output = export_rows(root)
+    assert code == 1 and "Traceback" not in output
+    assert rows == {} or all(r["status"] == "not graded" and r["score"] == "" for r in rows.values())
+
+
+def test_a_killed_worker_is_not_graded_and_never_a_silent_zero(course):
+    root, started = course
+    submit(root, "slow", F.with_cell(F.answered(release(root)), SLOW))
+    grader = start(root, started, "autograde", F.MINI, "--workers", "1", "--timeout", "600")
+    wait_for(lambda: sandboxes_of(grader), "the sandbox to start")
+    worker = next(p for p in psutil.Process(grader.pid).children() if _name(p).startswith("python"))
+    worker.kill()
+    output, errors = grader.communicate(timeout=300)
+    assert grader.returncode == 1, output + errors
+    line = next(line for line in output.splitlines() if line.startswith("not graded") and " slow " in line)
+    assert "the grading process died" in line
+    code, rows, _ = export_rows(root)
+    assert code == 1
+    assert rows["slow"]["status"] == "not graded" and rows["slow"]["score"] == "" and "process died" in rows["slow"]["note"]
+
+
+def test_a_second_run_on_one_sqlite_workspace_is_refused(course):
+    root, started = course
+    submit(root, "slow", F.with_cell(F.answered(release(root)), SLOW))
+    first = start(root, started, "autograde", F.MINI, "--workers", "1", "--timeout", "600")
+    wait_for(lambda: status(root).get("slow", {}).get("status") == "in progress", "the first run to start")
+    code, output = F.grader(root, "autograde", F.MINI, "--student", "slow", timeout=120)
+    assert code == 2 and "Traceback" not in output, output
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "another autograde is already running" in errors[0] and f"process {first.pid}" in errors[0]
+    first.kill()
+
+
+def test_ctrl_c_stops_cleanly_and_a_rerun_finishes_the_job(course):
+    root, started = course
+    submit(root, "quick", F.answered(release(root)))
+    for student in ("slow_a", "slow_b"):
+        submit(root, student, F.with_cell(F.answered(release(root)), SLOW))
+    grader = start(root, started, "autograde", F.MINI, "--workers", "2", "--timeout", "600")
+    wait_for(lambda: status(root).get("quick", {}).get("status") == "graded"
+             and status(root).get("slow_a", {}).get("status") == "in progress" and len(sandboxes_of(grader)) >= 1,
+             "quick to be graded while a slow one runs")
+    family = psutil.Process(grader.pid).children(recursive=True)
+    os.killpg(grader.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
+    output, errors = grader.communicate(timeout=120)
+    assert grader.returncode == 130, output + errors
+    assert "Traceback" not in output + errors
+    interrupted = [line for line in errors.splitlines() if line.startswith("interrupted:")]
+    assert len(interrupted) == 1 and "again to finish the job" in interrupted[0], errors
+    _, alive = psutil.wait_procs(family, timeout=30)
+    assert not alive
+    states = {s: r["status"] for s, r in status(root).items()}
+    assert states == {"quick": "graded", "slow_a": "not graded", "slow_b": "not graded"}, states
+
+    code, output = F.grader(root, "feedback", F.MINI)
+    assert code == 1 and "slow_a: not graded (interrupted" in output, output
+    assert (root / "grading" / "feedback" / "quick" / F.MINI / f"{F.MINI}.html").exists()
+    assert not (root / "grading" / "feedback" / "slow_a" / F.MINI / f"{F.MINI}.html").exists()
+    code, rows, _ = export_rows(root)
+    assert code == 1 and rows["slow_a"]["score"] == "" and rows["quick"]["status"] == "graded"
+
+    # the same command again: only what is not finished is graded (the sleeping cell now times out)
+    code, output = F.grader(root, "autograde", F.MINI, "--workers", "2", "--timeout", "5")
+    assert code == 0, output
+    graded = sorted(line.split()[1] for line in output.splitlines() if line.startswith("graded"))
+    assert graded == ["slow_a", "slow_b"], output
+    assert "timed out in cell" in output
+    code, rows, _ = export_rows(root)
+    assert code == 0 and all(r["status"] == "graded" for r in rows.values())
+
+
+def test_a_resubmission_is_not_reported_until_it_is_graded(course):
+    root, started = course
+    submit(root, "ada", F.answered(release(root)))
+    code, output = F.grader(root, "autograde", F.MINI, "--workers", "1")
+    assert code == 0, output
+    resubmitted = submit(root, "ada", F.answered(release(root), square="def square(x):\n    return x\n"))
+    later = time.time() + 5
+    os.utime(resubmitted, (later, later))
+    code, output = F.grader(root, "feedback", F.MINI)
+    assert code == 1 and "ada: resubmitted after grading" in output, output
+    code, rows, output = export_rows(root)
+    assert code == 1 and rows["ada"]["status"] == "not graded" and rows["ada"]["score"] == ""
+    assert "not graded, no score exported: ada" in output
+    code, output = F.grader(root, "autograde", F.MINI, "--workers", "1")  # the rerun picks up the new file
+    assert code == 0 and "ada" in output, output
+    code, rows, _ = export_rows(root)
+    assert code == 0 and rows["ada"]["status"] == "graded" and float(rows["ada"]["score"]) == 2.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("url,words", [
+    (f"postgresql://grader@127.0.0.1:{_free_port()}/gradebook", ["cannot reach the database server", "is the server running"]),
+    ("postgress://grader@localhost/gradebook", ["unknown database type 'postgress'", "postgresql://"]),
+    ("not a database url", ["is not a database URL"]),
+])
+def test_a_wrong_database_url_is_one_line(template, url, words):
+    for command in (["autograde", F.MINI], ["feedback", F.MINI], ["export", F.MINI, "--to", "x.csv"]):
+        code, output = F.grader(template, "--db-url", url, *command, timeout=120)
+        assert code == 2 and "Traceback" not in output, output
+        errors = [line for line in output.splitlines() if line.strip()]
+        assert len(errors) == 1 and errors[0].startswith("error: "), output
+        for word in words:
+            assert word in errors[0], errors[0]
+        assert "secret" not in errors[0]
+
+
+def test_the_postgres_spelling_is_accepted():
+    assert normalise_db_url("postgres://grader:pw@db:5432/course") == "postgresql://grader:pw@db:5432/course"
+    assert normalise_db_url("sqlite:///x.db") == "sqlite:///x.db"
