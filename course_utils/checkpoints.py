@@ -125,6 +125,13 @@ register(Recipe(
     model="course_utils.models.gan:DCGAN", model_kwargs={"latent_dim": 64, "width": 32},
     trainer="course_utils.models.gan:train_dcgan_checkpoint", train_kwargs={"epochs": 30},
 ))
+register(Recipe(
+    name="ddpm_mnist",
+    description="class-conditional DDPM (small U-Net, linear schedule, T = 1000, classifier-free guidance) (chapter 11)",
+    model="course_utils.models.diffusion:DDPM", model_kwargs={"schedule": "linear", "T": 1000, "width": 32},
+    trainer="course_utils.models.diffusion:train_ddpm_checkpoint",
+    train_kwargs={"steps": 2000, "batch_size": 64, "lr": 2e-3, "per_class": 50, "sampling_steps": 50},
+))
 
 
 # ------------------------------------------------------------------ records and loading
