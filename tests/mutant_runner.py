@@ -92,8 +92,6 @@ def run_mutant(shell, assignment: str, mutant: H.Mutant, timeout: float = CELL_T
                 error = err
             finally:
                 signal.alarm(0)
-            if isinstance(error, _CellTimeout) or (error is not None and isinstance(error, KeyboardInterrupt)):
-                error = _CellTimeout(str(error))
             if error is not None and _is_test(cell):
                 record = {"failed_test": H._nbgrader_meta(cell)["grade_id"],
                           "error": f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:300]}
