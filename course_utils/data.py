@@ -128,7 +128,7 @@ def __getattr__(name: str):
 def _write_idx(path: Path, array: np.ndarray) -> None:
     """Write a uint8 array in the IDX format MNIST uses (magic 0x08 = unsigned byte)."""
     header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # one per process: two notebooks may build at once
     tmp.write_bytes(header + array.astype(np.uint8).tobytes())
     tmp.replace(path)  # never leave a half-written file behind
 
@@ -255,7 +255,7 @@ def build_cifar10_fallback(root: Path | str | None = None) -> Path:
         order = rng.permutation(len(items))
         data = np.stack([items[i][0].transpose(2, 0, 1).reshape(-1) for i in order])  # (N, 3072) rows of R, G, B planes
         batch = {"data": data, "labels": [int(items[i][1]) for i in order]}
-        tmp = folder / (name + ".tmp")
+        tmp = folder / f"{name}.{os.getpid()}.tmp"
         tmp.write_bytes(pickle.dumps(batch))
         tmp.replace(folder / name)
     (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": [n for n, _ in CIFAR_FALLBACK_PHOTOS]}))

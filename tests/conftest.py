@@ -12,6 +12,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # for nbtools and the grading harness
 
+from chapter_runs import executed_chapters  # noqa: E402,F401  every chapter executed once per session
 from site_build import site  # noqa: E402,F401  the website, built once for the static and the browser checks
 
 

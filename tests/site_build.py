@@ -1,5 +1,9 @@
 """The website, built once per test session (fast budget) in a scratch copy of the book.
 
+The chapters are not executed a second time for it: the copy holds the chapters as the ``executed_chapters``
+fixture (chapter_runs.py) executed them, and jupyter-book renders their outputs (``execute_notebooks: off``
+in the copy's ``_config.yml``). The execution itself is what ``make book`` does; ``test_book_config``
+checks its settings.
 ``site`` is imported into conftest.py, so the static checks (test_book.py) and
 the browser checks (test_site_browser.py) share one build. To check a site you
 have already built instead (say, after changing only a test), point
@@ -18,6 +22,7 @@ import pytest
 import yaml
 
 import nbtools
+from chapter_runs import CHAPTERS
 
 
 def toc_files() -> list[str]:
@@ -42,16 +47,24 @@ def _cache_state() -> list[tuple[str, int]]:
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory, data_root) -> Path:
+def site(tmp_path_factory, data_root, executed_chapters) -> Path:
     """Build a copy of the book so the real _build/ cache never sees fast-budget outputs."""
     if os.environ.get("COURSE_TEST_SITE"):
         return Path(os.environ["COURSE_TEST_SITE"]).resolve()
     cache_before = _cache_state()
     work = tmp_path_factory.mktemp("site")
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy(nbtools.ROOT / name, work / name)
+    shutil.copy(nbtools.ROOT / "_toc.yml", work / "_toc.yml")
+    config = yaml.safe_load((nbtools.ROOT / "_config.yml").read_text())
+    config.setdefault("execute", {})["execute_notebooks"] = "off"
+    (work / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     for folder in ("book", "assignments"):
         shutil.copytree(nbtools.ROOT / folder, work / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    for chapter in CHAPTERS:
+        run = executed_chapters.get(chapter)
+        if run.error or run.executed is None:
+            pytest.fail(f"{chapter.name} does not execute with COURSE_FAST=1, so the website cannot be built:\n"
+                        f"{run.error[-2000:]}")
+        shutil.copy(run.executed, work / "book" / chapter.name)
     env = dict(os.environ, COURSE_FAST="1", COURSE_DATA_DIR=str(data_root))
     env.pop("MPLBACKEND", None)
     jb = Path(sys.executable).parent / "jupyter-book"

@@ -1,17 +1,15 @@
-"""Every chapter notebook executes without error with the fast budget (COURSE_FAST=1)."""
+"""Every chapter notebook executes without error with the fast budget (COURSE_FAST=1).
+
+The chapters are executed once per session by the ``executed_chapters`` fixture (chapter_runs.py), which the
+website build reuses.
+"""
 
 from __future__ import annotations
 
-import os
-import time
-
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
-import nbtools
-
-CHAPTERS = sorted((nbtools.ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
+from chapter_runs import CHAPTERS
 
 pytestmark = pytest.mark.notebooks
 
@@ -21,14 +19,13 @@ def test_chapters_are_named_by_number():
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
-def test_chapter_executes_quietly(path, data_root, monkeypatch):
-    monkeypatch.setenv("COURSE_FAST", "1")
-    monkeypatch.setenv("COURSE_DATA_DIR", str(data_root))
-    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    nb = nbformat.read(path, as_version=4)
-    start = time.perf_counter()
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
-    print(f"{path.name}: {time.perf_counter() - start:.1f} s with COURSE_FAST=1")
+def test_chapter_executes_quietly(path, executed_chapters):
+    run = executed_chapters.get(path)
+    assert not run.error, f"{path.name} failed with COURSE_FAST=1:\n{run.error}"
+    print(f"{path.name}: {run.seconds:.1f} s with COURSE_FAST=1 (chapters executed {executed_chapters.jobs} at a time)")
+    nb = nbformat.read(run.executed, as_version=4)
+    assert all(cell.get("execution_count") for cell in nb.cells if cell.cell_type == "code" and cell.source.strip()), \
+        f"{path.name}: some code cells were not executed"
     noisy = [
         (i, out.text[:200])
         for i, cell in enumerate(nb.cells) if cell.cell_type == "code"

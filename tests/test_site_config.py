@@ -105,3 +105,11 @@ def test_no_part_repeats_its_heading_as_its_entry():
             title = _title(chapter["file"]).lower()
             assert not (title.startswith(caption) or caption.startswith(title)), \
                 f"the entry {title!r} repeats its part's heading {part['caption']!r} in the menu"
+
+
+def test_the_published_build_executes_every_chapter():
+    # The test build renders chapters executed by the executed_chapters fixture; the real build executes them.
+    execute = config()["execute"]
+    assert execute["execute_notebooks"] == "cache" and execute["cache"] == "_build/.jupyter_cache"
+    assert execute["allow_errors"] is False and execute["timeout"] >= 300
+    assert "assignments/*/*.ipynb" in execute["exclude_patterns"]
