@@ -331,3 +331,21 @@ def test_mismatched_index_mistakes_are_caught():
     for variant in (any_other_image, random_class_then_member, no_error_for_one_class, same_draw_for_a_class):
         with pytest.raises(AssertionError, match="mismatched_indices"):
             C.check_mismatched_indices(variant, RNG())
+
+
+def test_the_reference_module_executed_from_its_source_is_refused():
+    """exec of the reference's source without its @reference marks: no readable source, or a bytecode copy."""
+    import inspect
+    import types
+
+    module = types.ModuleType("my_stackgan")
+    exec(compile(inspect.getsource(S).replace("@reference\n", "\n"), "my_stackgan.py", "exec"), module.__dict__)
+    with pytest.raises(AssertionError, match="cannot be read|copy of the course's reference"):
+        C.check_conditioning_augmentation(module.ConditioningAugmentation, RNG(), reference_class=S.ConditioningAugmentation)
+    with pytest.raises(AssertionError, match="cannot be read|copy of the course's reference"):
+        C.check_stage_two(module.StageIIGenerator, module.ResidualBlock, module.ConditioningAugmentation, RNG(),
+                          reference_class=S.StageIIGenerator)
+    with pytest.raises(AssertionError, match="cannot be read|copy of the course's reference"):
+        C.check_residual_block(module.ResidualBlock, RNG())
+    with pytest.raises(AssertionError, match="cannot be read"):
+        C.check_mismatched_indices(module.mismatched_indices, RNG(), reference_function=S.mismatched_indices)

@@ -10,8 +10,8 @@ Limits (stated in the notebook's instructions too):
 * ``NO_COURSE_STACKGAN`` for every graded function and class: nothing of ``course_utils.models.stackgan`` (the
   course's reference; its functions and classes are also marked ``@reference``) and nothing of
   ``torch.distributions`` may run while the student's code runs, and no file may be read. A generator or
-  conditioning augmentation that is the reference with names changed is refused (``check_not_copied`` with
-  ``COPY_THRESHOLD``).
+  conditioning augmentation that is the reference with names changed is refused (``not_copied``:
+  ``check_not_copied`` with ``COPY_THRESHOLD``, and a source that can be read, so no ``exec`` of a string).
 
 Promise list (what the instructions promise for each graded function, and the check that holds it):
 
@@ -166,6 +166,20 @@ def standard_normal_ok(z: torch.Tensor, what: str, sigmas: float = 6.0) -> None:
                  f"{what}: variance {var:.3f} over {n} entries; eps should be N(0, 1) (variance 1)")
 
 
+def not_copied(student, reference_obj, what: str) -> None:
+    """Fail for a class or function that is the course's reference with names changed, or whose source is unreadable.
+
+    Code typed into a notebook cell always has a source; code made by ``exec`` of a string (the reference's
+    source, say) has none, and the structural comparison could not see it.
+    """
+    try:
+        G._source(student)
+    except (OSError, TypeError):
+        raise AssertionError(f"the source of {what} cannot be read: define it in a notebook cell, not from a string "
+                             "through exec or compile") from None
+    G.check_not_copied(student, reference_obj, what, COPY_THRESHOLD)
+
+
 def _module(value, what: str) -> nn.Module:
     G.check_true(isinstance(value, nn.Module), f"{what} should be an nn.Module, got {type(value).__name__}")
     return value
@@ -244,7 +258,7 @@ def check_conditioning_augmentation(ConditioningAugmentation, rng: np.random.Gen
     """One linear layer for mu and logvar, c = mu + exp(logvar / 2) eps, gradients through eps, fresh eps."""
     rng = rng if rng is not None else np.random.default_rng(0)
     if reference_class is not None:
-        G.check_not_copied(ConditioningAugmentation, reference_class, "ConditioningAugmentation", COPY_THRESHOLD)
+        not_copied(ConditioningAugmentation, reference_class, "ConditioningAugmentation")
     gen = G.torch_generator(rng)
     for embed_dim, cond_dim in ((32, 16), (int(rng.integers(3, 40)), int(rng.integers(2, 20)))):
         _seed(rng)
@@ -365,7 +379,7 @@ def check_stage_one(StageIGenerator, ConditioningAugmentation, rng: np.random.Ge
     """Shapes, range, its CA's mu and logvar, and dependence on z, phi and eps."""
     rng = rng if rng is not None else np.random.default_rng(0)
     if reference_class is not None:
-        G.check_not_copied(StageIGenerator, reference_class, "StageIGenerator", COPY_THRESHOLD)
+        not_copied(StageIGenerator, reference_class, "StageIGenerator")
     gen = G.torch_generator(rng)
     configs = [(None, None, None), (int(rng.integers(4, 48)), int(rng.integers(2, 24)), int(rng.integers(2, 64)))]
     for embed_dim, cond_dim, noise_dim in configs:
@@ -428,7 +442,7 @@ def check_stage_two(StageIIGenerator, ResidualBlock, ConditioningAugmentation, r
     """Shapes, range, n_residual residual blocks run, its CA, and dependence on the Stage-I image, phi and eps."""
     rng = rng if rng is not None else np.random.default_rng(0)
     if reference_class is not None:
-        G.check_not_copied(StageIIGenerator, reference_class, "StageIIGenerator", COPY_THRESHOLD)
+        not_copied(StageIIGenerator, reference_class, "StageIIGenerator")
     gen = G.torch_generator(rng)
     configs = [(None, None, None), (int(rng.integers(4, 48)), int(rng.integers(2, 24)), int(rng.integers(1, 4)))]
     for embed_dim, cond_dim, n_residual in configs:
@@ -523,7 +537,7 @@ def check_mismatched_indices(mismatched_indices, rng: np.random.Generator | None
     """Always another class; every other-class index reachable, about uniformly, fresh each call; one class: ValueError."""
     rng = rng if rng is not None else np.random.default_rng(0)
     if reference_function is not None:
-        G.check_not_copied(mismatched_indices, reference_function, "mismatched_indices", COPY_THRESHOLD)
+        not_copied(mismatched_indices, reference_function, "mismatched_indices")
     for n, classes in ((int(rng.integers(4, 12)), 2), (int(rng.integers(10, 40)), int(rng.integers(3, 11))), (2, 2)):
         labels = _labels(rng, n, classes)
         for _ in range(3):
