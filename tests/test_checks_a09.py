@@ -349,3 +349,21 @@ def test_the_reference_module_executed_from_its_source_is_refused():
         C.check_residual_block(module.ResidualBlock, RNG())
     with pytest.raises(AssertionError, match="cannot be read"):
         C.check_mismatched_indices(module.mismatched_indices, RNG(), reference_function=S.mismatched_indices)
+
+
+def test_reading_files_and_torch_distributions_are_refused():
+    def reads_a_file(labels):
+        with open(__file__) as handle:
+            handle.read(1)
+        return mismatched_indices(labels)
+
+    with pytest.raises(AssertionError, match="reading files"):
+        C.check_mismatched_indices(reads_a_file, RNG())
+
+    def kl_from_distributions(mu, logvar):
+        from torch.distributions import Normal, kl_divergence
+
+        return kl_divergence(Normal(mu, (0.5 * logvar).exp()), Normal(0.0, 1.0)).sum(1).mean()
+
+    with pytest.raises(AssertionError, match="torch.distributions"):
+        C.check_kl(kl_from_distributions, generator_loss, RNG())
