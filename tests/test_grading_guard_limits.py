@@ -260,3 +260,21 @@ def test_marking_a_class_marks_its_own_methods_not_the_decorators_shared_wrapper
 
     assert own.__code__.co_consts[-1:] != (G.REFERENCE_MARK,)  # torch's wrapper code is left alone
     assert G.call_student(own) == 2
+
+
+def test_every_oracle_of_the_checks_modules_is_marked_as_a_reference():
+    # An oracle computes a hidden test's expected answer; a student's function that called it would pass the test.
+    import importlib
+    import pkgutil
+
+    import course_utils.checks as checks
+    from course_utils import grading as G
+
+    oracles = []
+    for info in pkgutil.iter_modules(checks.__path__):
+        module = importlib.import_module(f"course_utils.checks.{info.name}")
+        for name, value in vars(module).items():
+            if "oracle" in name and callable(value) and getattr(value, "__module__", None) == module.__name__:
+                oracles.append(f"{info.name}.{name}")
+                assert G.is_reference(value), f"{info.name}.{name} is not marked with @reference"
+    assert len(oracles) >= 12, oracles

@@ -626,6 +626,7 @@ def check_history_format(history: Any) -> dict[str, Any]:
     return clean
 
 
+@G.reference  # an expected answer: graded code may not call it
 def early_stopping_oracle(script: list[float], patience: int, max_epochs: int) -> tuple[int, int]:
     """(epochs run, index of the best epoch) for validation accuracies ``script`` under the instructions' rule."""
     best, best_epoch, counter = -math.inf, -1, 0

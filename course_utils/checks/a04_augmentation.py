@@ -465,6 +465,7 @@ def check_augmix(augmix: Callable, rng: np.random.Generator) -> None:
                  "and make the chain weights sum to 1")
 
 
+@G.reference  # an expected answer: graded code may not call it
 def _oracle_js(logits: list[torch.Tensor]) -> torch.Tensor:
     """The loss built on ``torch.nn.functional.kl_div``, checked against the reference."""
     probabilities = [torch.softmax(z, dim=1) for z in logits]

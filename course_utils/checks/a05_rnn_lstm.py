@@ -124,6 +124,7 @@ def call_graded(func: Callable, *args: Any, **kwargs: Any) -> Any:
 # ------------------------------------------------------------------ oracles
 
 
+@G.reference  # an expected answer: graded code may not call it
 def _oracle_cell(input_size: int, hidden_size: int, generator: torch.Generator, scale: float) -> nn.LSTMCell:
     """A ``nn.LSTMCell`` with random weights, checked against the course's reference cell (no patched oracle)."""
     from course_utils.models.rnn import LSTMCell as ReferenceCell
@@ -144,6 +145,7 @@ def _oracle_cell(input_size: int, hidden_size: int, generator: torch.Generator, 
     return oracle
 
 
+@G.reference  # an expected answer: graded code may not call it
 def _oracle_layer(cell: nn.LSTMCell) -> nn.LSTM:
     """``nn.LSTM`` (one layer, batch first) with the weights of ``cell``."""
     layer = nn.LSTM(cell.input_size, cell.hidden_size, batch_first=True)

@@ -79,6 +79,7 @@ GRADED_MAX_NEGATIVE_ELBO = 170.0
 
 
 # ------------------------------------------------------------------ oracles (torch.distributions)
+@G.reference  # an expected answer: graded code may not call it
 def oracle_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     from torch.distributions import Normal, kl_divergence
 
@@ -86,12 +87,14 @@ def oracle_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(torch.zeros_like(mu), torch.ones_like(mu))).sum(-1)
 
 
+@G.reference  # an expected answer: graded code may not call it
 def oracle_log_likelihood(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     from torch.distributions import Bernoulli
 
     return Bernoulli(logits=logits.double(), validate_args=False).log_prob(x.double()).flatten(1).sum(1)
 
 
+@G.reference  # an expected answer: graded code may not call it
 def oracle_elbo(x, logits, mu, logvar) -> torch.Tensor:
     return oracle_log_likelihood(x, logits) - oracle_kl(mu, logvar)
 
