@@ -445,9 +445,10 @@ class TextEncoder(nn.Module):
 
     @torch.no_grad()
     def embed(self, captions: str | Sequence[str]) -> torch.Tensor:
-        """phi_t of caption strings, (N, embed_dim), on the encoder's device."""
+        """phi_t of caption strings, (N, embed_dim), on the encoder's device: the unit vector times sqrt(embed_dim),
+        the scale the StackGAN's layers take (as :func:`course_utils.models.stackgan.caption_embeddings`)."""
         device = next(self.parameters()).device
-        return self(VOCAB.encode(captions).to(device))
+        return self(VOCAB.encode(captions).to(device)) * self.embed_dim ** 0.5
 
 
 class ImageEncoder(nn.Module):

@@ -193,7 +193,7 @@ def test_text_encoder_shapes_unit_length_and_padding_does_not_matter():
     torch.testing.assert_close(phi.norm(dim=1), torch.ones(2))
     longer = torch.cat([tokens, torch.zeros(2, 5, dtype=torch.int64)], dim=1)  # more padding changes nothing
     torch.testing.assert_close(encoder(longer), phi)
-    torch.testing.assert_close(encoder.embed(captions[1]), phi[1:])
+    torch.testing.assert_close(encoder.embed(captions[1]), phi[1:] * C.EMBED_DIM ** 0.5)  # phi_t for the GAN
     images = torch.rand(3, 1, 28, 28)
     assert C.ImageEncoder()(images).shape == (3, C.EMBED_DIM)
     assert C.CaptionEncoder()(images, tokens).shape == (3, 2)
