@@ -133,6 +133,27 @@ register(Recipe(
     train_kwargs={"steps": 2000, "batch_size": 64, "lr": 2e-3, "per_class": 50, "sampling_steps": 50},
 ))
 
+register(Recipe(
+    name="caption_encoder",
+    description="text embedding phi_t of the generated digit captions (embedding + bidirectional GRU, 32-d), trained "
+                "from scratch with an image encoder by a matching loss (chapter 10)",
+    model="course_utils.captions:CaptionEncoder", model_kwargs={"vocab_size": 55, "embed_dim": 32},
+    trainer="course_utils.captions:train_caption_encoder_checkpoint", train_kwargs={"epochs": 30},
+))
+register(Recipe(
+    name="stackgan_stage1",
+    description="StackGAN Stage-I: 14x14 digits from noise and phi_t, conditioning augmentation, matching-aware "
+                "discriminator (chapter 10)",
+    model="course_utils.models.stackgan:StackGANStageI", model_kwargs={"embed_dim": 32, "cond_dim": 16, "noise_dim": 32, "width": 32},
+    trainer="course_utils.models.stackgan:train_stage1_checkpoint", train_kwargs={"epochs": 60},
+))
+register(Recipe(
+    name="stackgan_stage2",
+    description="StackGAN Stage-II: 28x28 digits from the frozen Stage-I's 14x14 output and phi_t (encoder, residual "
+                "blocks, decoder), matching-aware discriminator (chapter 10)",
+    model="course_utils.models.stackgan:StackGANStageII", model_kwargs={"embed_dim": 32, "cond_dim": 16, "width": 32, "n_residual": 2},
+    trainer="course_utils.models.stackgan:train_stage2_checkpoint", train_kwargs={"epochs": 15},
+))
 
 # ------------------------------------------------------------------ records and loading
 def weights_path(name: str) -> Path:
@@ -288,9 +309,14 @@ def shipped() -> list[str]:
     return sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt"))
 
 
+# Recipes that others use, in the order they must be built: the digit classifier measures every generator's samples,
+# the StackGAN stages read captions through the caption encoder, and Stage-II draws on a trained Stage-I.
+PREREQUISITES = ("digit_classifier", "caption_encoder", "stackgan_stage1", "stackgan_stage2")
+
+
 def build_order(names: list[str]) -> list[str]:
-    """The digit classifier first: the other recipes measure their samples with it."""
-    return sorted(names, key=lambda n: n != "digit_classifier")
+    """Prerequisites first, in :data:`PREREQUISITES` order; the others after them in the order given."""
+    return sorted(names, key=lambda n: PREREQUISITES.index(n) if n in PREREQUISITES else len(PREREQUISITES))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,6 +34,8 @@ Images are in [-1, 1] (tanh), as in :mod:`course_utils.models.gan`; every discri
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -378,3 +380,315 @@ def generate(stage_one: nn.Module, phi: torch.Tensor, stage_two: nn.Module | Non
         for module, mode in modes:
             module.train(mode)
     return low, high
+
+
+# ---------------------------------------------------------------- training both stages on captioned digits
+class StackGANStageI(nn.Module):
+    """A Stage-I generator and its discriminator in one module (what the ``stackgan_stage1`` checkpoint stores)."""
+
+    def __init__(self, embed_dim: int = 32, cond_dim: int = 16, noise_dim: int = 32, width: int = 32,
+                 augment: bool = True) -> None:
+        super().__init__()
+        self.generator = StageIGenerator(embed_dim, cond_dim, noise_dim, width, augment)
+        self.discriminator = StageIDiscriminator(embed_dim, width)
+
+
+class StackGANStageII(nn.Module):
+    """A Stage-II generator and its discriminator in one module (what the ``stackgan_stage2`` checkpoint stores)."""
+
+    def __init__(self, embed_dim: int = 32, cond_dim: int = 16, width: int = 32, n_residual: int = 2,
+                 augment: bool = True) -> None:
+        super().__init__()
+        self.generator = StageIIGenerator(embed_dim, cond_dim, width, n_residual, augment)
+        self.discriminator = StageIIDiscriminator(embed_dim, width)
+
+
+@torch.no_grad()
+def caption_embeddings(text_encoder: nn.Module, tokens: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """phi_t (N, embed_dim) of token ids (N, L) by the frozen text encoder, on the encoder's device."""
+    text_encoder.eval()
+    device = next(text_encoder.parameters()).device
+    return torch.cat([text_encoder(tokens[i : i + batch_size].to(device)) for i in range(0, len(tokens), batch_size)])
+
+
+def _train_stage(generator: nn.Module, discriminator: nn.Module, digits, text_encoder: nn.Module, real: torch.Tensor,
+                 stage_one: nn.Module | None, epochs: int, batch_size: int, lr: float, kl_weight: float,
+                 mismatched: bool, seed: int, device: torch.device | str, progress: bool, desc: str
+                 ) -> dict[str, list[float]]:
+    import numpy as np
+    from tqdm.auto import tqdm
+
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    if batch_size > len(digits):
+        raise ValueError(f"batch_size {batch_size} is larger than the {len(digits)} captioned digits")
+    device = torch.device(device)
+    rng = np.random.default_rng(seed)  # fresh captions (templates, synonyms) every epoch
+    noise = torch.Generator().manual_seed(seed)  # z, mismatches, batch order
+    generator.to(device).train()
+    discriminator.to(device).train()
+    text_encoder.to(device)
+    if stage_one is not None:
+        stage_one.to(device).eval()
+        for p in stage_one.parameters():
+            p.requires_grad_(False)
+    betas = (0.5, 0.999)
+    opt_g = torch.optim.Adam([p for p in generator.parameters() if p.requires_grad], lr=lr, betas=betas)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas)
+    real, labels = real.to(device), digits.labels.to(device)
+    history: dict[str, list[float]] = {"epoch_end": []}
+    bar = tqdm(range(epochs), desc=desc, disable=not progress)
+    for _ in bar:
+        _, tokens = digits.recaption(rng)
+        phi = caption_embeddings(text_encoder, tokens).to(device)  # (N, embed_dim)
+        order = torch.randperm(len(digits), generator=noise).to(device)
+        for start in range(0, len(order) - batch_size + 1, batch_size):
+            idx = order[start : start + batch_size]
+            numbers = stackgan_step(generator, discriminator, opt_g, opt_d, real[idx], phi[idx], labels[idx],
+                                    stage_one=stage_one, kl_weight=kl_weight, mismatched=mismatched, noise=noise)
+            for key, value in numbers.items():
+                history.setdefault(key, []).append(round(value, 4))
+        history["epoch_end"].append(len(history["d_loss"]))
+        bar.set_postfix(d_loss=f"{history['d_loss'][-1]:.2f}", g_loss=f"{history['g_loss'][-1]:.2f}")
+    generator.eval()
+    discriminator.eval()
+    return history
+
+
+def train_stage1(generator: nn.Module, discriminator: nn.Module, digits, text_encoder: nn.Module, epochs: int = 1,
+                 batch_size: int = 64, lr: float = 2e-4, kl_weight: float = 1.0, mismatched: bool = True, seed: int = 0,
+                 device: torch.device | str = "cpu", progress: bool = True) -> dict[str, list[float]]:
+    """Train Stage-I on captioned digits (a :class:`course_utils.captions.CaptionedDigits`): 14x14 images, fresh captions
+    every epoch, phi_t from the frozen ``text_encoder``, :func:`stackgan_step` on every batch (Adam, lr, betas 0.5/0.999).
+
+    Returns the per-step history of every number :func:`stackgan_step` returns and ``epoch_end`` (steps done at the end
+    of each epoch). ``mismatched=False`` drops the mismatched-caption pair (the ablation); an ablation without
+    conditioning augmentation is a generator built with ``augment=False`` and ``kl_weight=0``.
+    """
+    from course_utils.models.gan import to_signed
+
+    real = downsample(to_signed(digits.images))  # (N, 1, 14, 14) in [-1, 1]
+    return _train_stage(generator, discriminator, digits, text_encoder, real, None, epochs, batch_size, lr, kl_weight,
+                        mismatched, seed, device, progress, "Stage-I epochs")
+
+
+def train_stage2(generator: nn.Module, discriminator: nn.Module, stage_one: nn.Module, digits, text_encoder: nn.Module,
+                 epochs: int = 1, batch_size: int = 64, lr: float = 2e-4, kl_weight: float = 1.0, mismatched: bool = True,
+                 seed: int = 0, device: torch.device | str = "cpu", progress: bool = True) -> dict[str, list[float]]:
+    """Train Stage-II on the 28x28 digits, its inputs drawn by ``stage_one`` (a trained :class:`StageIGenerator`, frozen:
+    eval mode, no gradients, never stepped). Otherwise as :func:`train_stage1`."""
+    from course_utils.models.gan import to_signed
+
+    return _train_stage(generator, discriminator, digits, text_encoder, to_signed(digits.images), stage_one, epochs,
+                        batch_size, lr, kl_weight, mismatched, seed, device, progress, "Stage-II epochs")
+
+
+def _pearson(a, b) -> float:
+    import numpy as np
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if len(a) < 2 or a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def upsample(images14: torch.Tensor) -> torch.Tensor:
+    """14x14 Stage-I images -> 28x28 (bilinear), so the digit classifier and the property measures can read them."""
+    _check_images(images14, LOW_SIZE, "upsample")
+    return F.interpolate(images14, scale_factor=2, mode="bilinear", align_corners=False)
+
+
+@torch.no_grad()
+def text_image_agreement(stage_one: nn.Module, stage_two: nn.Module | None, text_encoder: nn.Module, digits,
+                         classifier: nn.Module | None = None, seed: int = 0, reference_images: torch.Tensor | None = None
+                         ) -> dict[str, dict[str, float]]:
+    """How well generated images agree with their captions: one image per caption of ``digits`` (held-out digits).
+
+    For the Stage-II images and for the Stage-I images upsampled to 28x28 (bilinear):
+
+    * ``class_accuracy``: the shipped digit classifier's accuracy on the class each caption names;
+    * ``thickness_r``, ``slant_r``, ``size_r``: Pearson correlation between the requested bin (0, 1, 2, read back from
+      the caption) and the property measured on the generated image (:func:`course_utils.captions.measure_properties`);
+      ``thickness_bin_match`` etc.: how often the generated image falls into the requested bin (chance about 1/3);
+    * ``fcd``: Fréchet classifier distance to ``reference_images`` (default: the digits' own images).
+
+    ``real`` holds the same numbers for the real digits the captions were written for: the best a generator can do.
+    """
+    from course_utils import captions as C
+    from course_utils import generative
+    from course_utils.models.gan import to_unit
+
+    classifier = classifier if classifier is not None else generative.load_digit_classifier(verbose=False)
+    reference_images = reference_images if reference_images is not None else digits.images
+    said = [C.parse_caption(c) for c in digits.captions]
+    requested = {name: [s[name] for s in said] for name in ("digit", *C.WORDED)}
+    phi = caption_embeddings(text_encoder, digits.tokens)
+    low, high = generate(stage_one, phi, stage_two, noise=torch.Generator().manual_seed(seed))
+    sets = {"stage1_upsampled": to_unit(upsample(low.cpu()))}
+    if high is not None:
+        sets["stage2"] = to_unit(high.cpu())
+    sets["real"] = digits.images
+    thresholds = digits.thresholds
+    results: dict[str, dict[str, float]] = {}
+    for name, images in sets.items():
+        props = C.measure_properties(images)
+        bins = thresholds.bins(props, requested["digit"])
+        numbers = {"class_accuracy": round(generative.class_accuracy(images, requested["digit"], classifier), 4)}
+        for i, prop in enumerate(C.WORDED):
+            numbers[f"{prop}_r"] = round(_pearson(requested[prop], props[prop]), 4)
+            numbers[f"{prop}_bin_match"] = round(float((bins[:, i] == requested[prop]).mean()), 4)
+        numbers["fcd"] = round(generative.frechet_classifier_distance(images, reference_images, classifier), 2) + 0.0
+        results[name] = numbers
+    return results
+
+
+def _stage_setup(seed: int, device):
+    from course_utils import captions as C
+    from course_utils.runtime import get_device, seed_everything
+
+    device = torch.device(device) if device is not None else get_device()
+    seed_everything(seed)
+    train = C.CaptionedDigits(train=True, seed=seed)
+    test = C.CaptionedDigits(train=False, seed=seed + 1, verbose=False)  # held-out digits with their own captions
+    return device, train, test, C.load_text_encoder(device=device, verbose=False)
+
+
+def _per_epoch(history: dict[str, list[float]]) -> dict[str, list[float]]:
+    ends = history["epoch_end"]
+    return {key: [round(sum(v[a:b]) / (b - a), 4) for a, b in zip([0] + ends[:-1], ends)]
+            for key, v in history.items() if key != "epoch_end"}
+
+
+def train_stage1_checkpoint(model: StackGANStageI, epochs: int = 20, batch_size: int = 64, lr: float = 2e-4,
+                            kl_weight: float = 1.0, mismatched: bool = True, seed: int = 0,
+                            device: torch.device | str | None = None, progress: bool = True) -> dict[str, Any]:
+    """The recipe of the shipped ``stackgan_stage1``: :func:`train_stage1` on the training digits' captions (phi_t from the
+    shipped ``caption_encoder``); quality: :func:`text_image_agreement` on the test digits' captions."""
+    import time
+
+    from course_utils.generative import data_description
+
+    device, train, test, text = _stage_setup(seed, device)
+    start = time.perf_counter()
+    history = train_stage1(model.generator, model.discriminator, train, text, epochs=epochs, batch_size=batch_size,
+                           lr=lr, kl_weight=kl_weight, mismatched=mismatched, seed=seed, device=device, progress=progress)
+    wall = time.perf_counter() - start
+    quality = text_image_agreement(model.generator, None, text, test, seed=seed)
+    model.cpu().eval()
+    return {"data": data_description(train.is_fallback, len(train), len(test)), "epochs": epochs,
+            "wall_time_s": round(wall, 1), "train_history": _per_epoch(history), "quality": quality}
+
+
+def train_stage2_checkpoint(model: StackGANStageII, epochs: int = 10, batch_size: int = 64, lr: float = 2e-4,
+                            kl_weight: float = 1.0, seed: int = 0, device: torch.device | str | None = None,
+                            progress: bool = True) -> dict[str, Any]:
+    """The recipe of the shipped ``stackgan_stage2``: :func:`train_stage2` on the outputs of the shipped, frozen
+    ``stackgan_stage1``; quality: :func:`text_image_agreement` of both stages on the test digits' captions."""
+    import time
+
+    from course_utils import checkpoints
+    from course_utils.generative import data_description
+
+    device, train, test, text = _stage_setup(seed, device)
+    stage_one = checkpoints.load("stackgan_stage1", device=device, verbose=False).generator
+    start = time.perf_counter()
+    history = train_stage2(model.generator, model.discriminator, stage_one, train, text, epochs=epochs,
+                           batch_size=batch_size, lr=lr, kl_weight=kl_weight, seed=seed, device=device, progress=progress)
+    wall = time.perf_counter() - start
+    quality = text_image_agreement(stage_one, model.generator, text, test, seed=seed)
+    model.cpu().eval()
+    return {"data": data_description(train.is_fallback, len(train), len(test)), "epochs": epochs,
+            "wall_time_s": round(wall, 1), "train_history": _per_epoch(history), "quality": quality}
+
+
+def load_stackgan(device: torch.device | str | None = None, verbose: bool = True
+                  ) -> tuple[StageIGenerator, StageIIGenerator, nn.Module]:
+    """The shipped Stage-I and Stage-II generators and the text encoder (phi_t), in eval mode."""
+    from course_utils import captions as C
+    from course_utils import checkpoints
+
+    stage_one = checkpoints.load("stackgan_stage1", device=device, verbose=verbose).generator
+    stage_two = checkpoints.load("stackgan_stage2", device=device, verbose=verbose).generator
+    return stage_one, stage_two, C.load_text_encoder(device=device, verbose=verbose)
+
+
+# ---------------------------------------------------------------- the ablation
+ABLATIONS = {
+    "no_mismatch": ({}, {"mismatched": False}),  # D never sees a real image with a wrong caption
+    "no_ca": ({"augment": False}, {"kl_weight": 0.0}),  # c = mu(phi_t), no noise, no KL term
+}
+
+
+def ablation_path(which: str):
+    from course_utils.checkpoints import WEIGHTS_DIR
+
+    return WEIGHTS_DIR / "ablations" / f"stackgan_stage1_{which}.json"
+
+
+def run_stage1_ablation(which: str = "no_mismatch", device: torch.device | str | None = None, progress: bool = True,
+                        write: bool = True) -> dict[str, Any]:
+    """Retrain Stage-I with the shipped recipe (same epochs, seed, data) minus one part, measure it the same way
+    (:func:`text_image_agreement` on the test digits' captions) and put its numbers next to the shipped model's.
+
+    ``which``: ``"no_mismatch"`` (the discriminator loss without the real-image/wrong-caption pair) or ``"no_ca"``
+    (no conditioning augmentation: c = mu, KL weight 0). Writes ``course_utils/weights/ablations/stackgan_stage1_WHICH.json``
+    (no weights) when ``write``. Command line: ``python -m course_utils.models.stackgan ablation WHICH``.
+    """
+    import datetime
+    import json
+
+    from course_utils import checkpoints
+
+    if which not in ABLATIONS:
+        raise ValueError(f"unknown ablation {which!r}; choose one of {', '.join(ABLATIONS)}")
+    recipe = checkpoints.REGISTRY["stackgan_stage1"]
+    model_changes, train_changes = ABLATIONS[which]
+    from course_utils.runtime import seed_everything
+
+    seed_everything(recipe.seed)  # the same initial weights as the shipped model's recipe
+    model = StackGANStageI(**{**recipe.model_kwargs, **model_changes})
+    info = train_stage1_checkpoint(model, seed=recipe.seed, device=device, progress=progress,
+                                   **{**recipe.train_kwargs, **train_changes})
+    try:
+        baseline = checkpoints.read_record("stackgan_stage1")["quality"]
+    except checkpoints.CheckpointError:
+        baseline = None
+    result = {
+        "ablation": which,
+        "changes": {"model": model_changes, "training": train_changes},
+        "recipe": {"model_kwargs": recipe.model_kwargs, "train_kwargs": recipe.train_kwargs, "seed": recipe.seed},
+        "script": f"python -m course_utils.models.stackgan ablation {which}",
+        "commit": checkpoints._git("rev-parse", "HEAD") or "unknown",
+        "data": info["data"], "epochs": info["epochs"], "wall_time_s": info["wall_time_s"],
+        "quality": info["quality"], "shipped_stage1_quality": baseline, "train_history": info["train_history"],
+        "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    if write:
+        path = ablation_path(which)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def read_ablation(which: str = "no_mismatch") -> dict[str, Any]:
+    """The recorded ablation (see :func:`run_stage1_ablation`), with a clear error when it has not been run."""
+    import json
+
+    path = ablation_path(which)
+    if not path.is_file():
+        raise FileNotFoundError(f"no ablation record {path}; run `python -m course_utils.models.stackgan ablation {which}`")
+    return json.loads(path.read_text())
+
+
+if __name__ == "__main__":
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(prog="python -m course_utils.models.stackgan")
+    commands = parser.add_subparsers(dest="command", required=True)
+    ablation = commands.add_parser("ablation", help="retrain Stage-I without one part and record its text-image agreement")
+    ablation.add_argument("which", nargs="?", default="no_mismatch", choices=sorted(ABLATIONS))
+    ablation.add_argument("--device", default=None)
+    args = parser.parse_args()
+    out = run_stage1_ablation(args.which, device=args.device)
+    print(json.dumps({"ablation": out["quality"], "shipped": out["shipped_stage1_quality"]}, indent=1))
