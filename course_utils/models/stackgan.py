@@ -512,7 +512,9 @@ def text_image_agreement(stage_one: nn.Module, stage_two: nn.Module | None, text
       ``thickness_bin_match`` etc.: how often the generated image falls into the requested bin (chance about 1/3);
     * ``fcd``: Fréchet classifier distance to ``reference_images`` (default: the digits' own images).
 
-    ``real`` holds the same numbers for the real digits the captions were written for: the best a generator can do.
+    ``real`` holds the same numbers for the real digits the captions were written for: the best a generator can do;
+    ``real_upsampled`` for those digits averaged down to 14x14 and upsampled again: the best Stage-I can do.
+    Deterministic given ``seed`` (on one device); the caller's random state is left as it was.
     """
     from course_utils import captions as C
     from course_utils import generative
@@ -523,11 +525,14 @@ def text_image_agreement(stage_one: nn.Module, stage_two: nn.Module | None, text
     said = [C.parse_caption(c) for c in digits.captions]
     requested = {name: [s[name] for s in said] for name in ("digit", *C.WORDED)}
     phi = caption_embeddings(text_encoder, digits.tokens)
-    low, high = generate(stage_one, phi, stage_two, noise=torch.Generator().manual_seed(seed))
+    with torch.random.fork_rng(devices=[]):  # the CA noise eps comes from the global generator: seed it, leave it as found
+        torch.manual_seed(seed)
+        low, high = generate(stage_one, phi, stage_two, noise=torch.Generator().manual_seed(seed))
     sets = {"stage1_upsampled": to_unit(upsample(low.cpu()))}
     if high is not None:
         sets["stage2"] = to_unit(high.cpu())
     sets["real"] = digits.images
+    sets["real_upsampled"] = upsample(downsample(digits.images))  # what Stage-I at its best would score
     thresholds = digits.thresholds
     results: dict[str, dict[str, float]] = {}
     for name, images in sets.items():
@@ -616,6 +621,7 @@ def load_stackgan(device: torch.device | str | None = None, verbose: bool = True
 ABLATIONS = {
     "no_mismatch": ({}, {"mismatched": False}),  # D never sees a real image with a wrong caption
     "no_ca": ({"augment": False}, {"kl_weight": 0.0}),  # c = mu(phi_t), no noise, no KL term
+    "kl_0.1": ({}, {"kl_weight": 0.1}),  # conditioning augmentation with a tenth of the KL weight
 }
 
 
@@ -630,8 +636,8 @@ def run_stage1_ablation(which: str = "no_mismatch", device: torch.device | str |
     """Retrain Stage-I with the shipped recipe (same epochs, seed, data) minus one part, measure it the same way
     (:func:`text_image_agreement` on the test digits' captions) and put its numbers next to the shipped model's.
 
-    ``which``: ``"no_mismatch"`` (the discriminator loss without the real-image/wrong-caption pair) or ``"no_ca"``
-    (no conditioning augmentation: c = mu, KL weight 0). Writes ``course_utils/weights/ablations/stackgan_stage1_WHICH.json``
+    ``which``: ``"no_mismatch"`` (the discriminator loss without the real-image/wrong-caption pair), ``"no_ca"``
+    (no conditioning augmentation: c = mu, KL weight 0) or ``"kl_0.1"`` (augmentation with a tenth of the KL weight). Writes ``course_utils/weights/ablations/stackgan_stage1_WHICH.json``
     (no weights) when ``write``. Command line: ``python -m course_utils.models.stackgan ablation WHICH``.
     """
     import datetime
