@@ -170,3 +170,5 @@ def test_the_package_ships_the_weights(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in C.shipped():
         assert f"course_utils/weights/{name}.pt" in names and f"course_utils/weights/{name}.json" in names
+    for path in (C.WEIGHTS_DIR / "ablations").glob("*.json"):  # recorded ablations (no weights) travel with them
+        assert f"course_utils/weights/ablations/{path.name}" in names
