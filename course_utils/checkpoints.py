@@ -148,6 +148,14 @@ register(Recipe(
     trainer="course_utils.models.stackgan:train_stage1_checkpoint", train_kwargs={"epochs": 60},
 ))
 register(Recipe(
+    name="stackgan_stage1_no_ca",
+    description="StackGAN Stage-I without conditioning augmentation (c = mu(phi_t), no KL term), the ablation's "
+                "weights, same budget and seed as stackgan_stage1 (chapter 10)",
+    model="course_utils.models.stackgan:StackGANStageI",
+    model_kwargs={"embed_dim": 32, "cond_dim": 16, "noise_dim": 32, "width": 32, "augment": False},
+    trainer="course_utils.models.stackgan:train_stage1_checkpoint", train_kwargs={"epochs": 60, "kl_weight": 0.0},
+))
+register(Recipe(
     name="stackgan_stage2",
     description="StackGAN Stage-II: 28x28 digits from the frozen Stage-I's 14x14 output and phi_t (encoder, residual "
                 "blocks, decoder), matching-aware discriminator (chapter 10)",
@@ -311,7 +319,7 @@ def shipped() -> list[str]:
 
 # Recipes that others use, in the order they must be built: the digit classifier measures every generator's samples,
 # the StackGAN stages read captions through the caption encoder, and Stage-II draws on a trained Stage-I.
-PREREQUISITES = ("digit_classifier", "caption_encoder", "stackgan_stage1", "stackgan_stage2")
+PREREQUISITES = ("digit_classifier", "caption_encoder", "stackgan_stage1", "stackgan_stage1_no_ca", "stackgan_stage2")
 
 
 def build_order(names: list[str]) -> list[str]:

@@ -30,6 +30,10 @@ Images are in [-1, 1] (tanh), as in :mod:`course_utils.models.gan`; every discri
 * :class:`ResidualBlock`, :class:`StageIIGenerator`, :class:`StageIIDiscriminator` (28x28)
 * :func:`matching_aware_discriminator_loss`, :func:`stackgan_generator_loss`, :func:`mismatched_indices`
 * :func:`downsample`, :func:`stackgan_step` (one alternating update of either stage), :func:`generate`
+* Training on captioned digits (:mod:`course_utils.captions`): :func:`train_stage1`, :func:`train_stage2` (on a frozen
+  Stage-I), :func:`text_image_agreement` (class accuracy and requested-vs-measured thickness, slant and size of the
+  samples for held-out captions, FCD), the checkpoint recipes ``stackgan_stage1``, ``stackgan_stage1_no_ca`` and
+  ``stackgan_stage2`` with :func:`load_stackgan`, and :func:`run_stage1_ablation` / :func:`read_ablation`.
 """
 
 from __future__ import annotations
