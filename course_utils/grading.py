@@ -35,6 +35,7 @@ import difflib
 import fnmatch
 import importlib.util
 import inspect
+import linecache
 import os
 import re
 import secrets
@@ -60,6 +61,34 @@ def _copy_signature(code) -> tuple:
     reference's bytes, and so does any NumPy one-liner once ``import numpy as np`` sits in the same cell.
     """
     return code.co_code, code.co_names, code.co_varnames, code.co_linetable
+
+
+def _loose_copy_signature(code) -> tuple:
+    """What survives renaming the local variables, moving or re-indenting the lines: bytecode and global/attribute names.
+
+    Honest code can share it (a formula the instructions dictate, written with other names), so a match counts only
+    for code that no source explains: see :func:`_source_reproduces`.
+    """
+    return code.co_code, code.co_names
+
+
+def _source_reproduces(code) -> bool:
+    """Whether the source recorded for ``code`` (its file, as IPython records every cell) compiles to it, at its line.
+
+    Code written in a cell or a file always does. A code object rebuilt at run time (``code.replace`` with other local
+    names, an empty line table or a made-up file name) or compiled from a string by ``exec`` does not. The whole
+    cell is compiled, as IPython compiled it: the bytecode of ``np.f(...)`` depends on whether ``import numpy as np``
+    sits in the same cell.
+    """
+    lines = linecache.getlines(code.co_filename)
+    if not lines or not 1 <= code.co_firstlineno <= len(lines):
+        return False
+    try:
+        compiled = compile("".join(lines), code.co_filename, "exec")
+    except (SyntaxError, ValueError):
+        return False
+    return any(inner.co_code == code.co_code and inner.co_firstlineno == code.co_firstlineno
+               for inner in _code_tree(compiled))
 
 
 class ReferenceBlockedError(RuntimeError):
@@ -242,6 +271,10 @@ class _Rules:
         self.c_patterns = patterns
         self.c_regex = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p, _ in patterns)) if patterns else None
         self.prefix_tuple = tuple(p for p, _ in self.prefixes)
+        for name in limits.modules:  # a forbidden course module's references are recognised even if nothing imported it
+            if name.split(".")[0] == "course_utils":
+                with contextlib.suppress(ImportError):
+                    importlib.import_module(name)
         self.copies = _reference_signatures()
 
     def c_label(self, name: str) -> str | None:
@@ -260,6 +293,9 @@ class _Rules:
             return next(label for prefix, label in self.prefixes if filename.startswith(prefix))
         if len(code.co_code) >= MIN_COPY_BYTES and (copied := self.copies.get(_copy_signature(code))) is not None:
             return f"{_qualname(code)} (a copy of the course's reference implementation {copied})"
+        if (len(code.co_code) >= MIN_COPY_BYTES and (copied := self.copies.get(_loose_copy_signature(code))) is not None
+                and not _source_reproduces(code)):
+            return f"{_qualname(code)} (a copy of the course's reference implementation {copied}, rebuilt without its source)"
         return None
 
 
@@ -277,7 +313,18 @@ def _reference_signatures() -> dict[tuple, str]:
                 if code.co_consts[-1:] == (REFERENCE_MARK,) and len(code.co_code) >= MIN_COPY_BYTES:
                     unmarked = code.replace(co_consts=code.co_consts[:-1])
                     signatures[_copy_signature(unmarked)] = f"{name}.{_qualname(code)}"
+                    for inner in _code_tree(unmarked):
+                        if len(inner.co_code) >= MIN_COPY_BYTES:
+                            signatures[_loose_copy_signature(inner)] = f"{name}.{_qualname(inner)}"
     return signatures
+
+
+def _code_tree(code) -> Iterator:
+    """A code object and the code objects nested in it (inner functions, comprehensions, lambdas)."""
+    yield code
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            yield from _code_tree(const)
 
 
 def _benign_thread(frame) -> bool:

@@ -20,10 +20,11 @@ class GoodCell(nn.Module):
     def __init__(self, input_size, hidden_size):
         super().__init__()
         self.hidden_size = hidden_size
-        self.weight_ih = nn.Parameter(0.1 * torch.randn(4 * hidden_size, input_size))
-        self.weight_hh = nn.Parameter(0.1 * torch.randn(4 * hidden_size, hidden_size))
-        self.bias_ih = nn.Parameter(torch.zeros(4 * hidden_size))
-        self.bias_hh = nn.Parameter(torch.zeros(4 * hidden_size))
+        bound = hidden_size ** -0.5
+        self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size).uniform_(-bound, bound))
+        self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size).uniform_(-bound, bound))
+        self.bias_ih = nn.Parameter(torch.empty(4 * hidden_size).uniform_(-bound, bound))
+        self.bias_hh = nn.Parameter(torch.empty(4 * hidden_size).uniform_(-bound, bound))
 
     def forward(self, x, state=None):
         if state is None:
@@ -186,3 +187,35 @@ def test_vanilla_rnn_stays_below_the_threshold_at_the_graded_budget():
 
 def test_graded_run_passes_a_correct_lstm():
     assert C.graded_run(good_backward_and_clip, GoodModel, np.random.default_rng(1)) >= C.THRESHOLD
+
+
+class ZeroBiases(GoodCell):
+    def __init__(self, input_size, hidden_size):
+        super().__init__(input_size, hidden_size)
+        nn.init.zeros_(self.bias_ih)
+        nn.init.zeros_(self.bias_hh)
+
+
+class NormalWeights(GoodCell):
+    def __init__(self, input_size, hidden_size):
+        super().__init__(input_size, hidden_size)
+        nn.init.normal_(self.weight_hh, std=0.1)
+
+
+class HalfRange(GoodCell):
+    def __init__(self, input_size, hidden_size):
+        super().__init__(input_size, hidden_size)
+        with torch.no_grad():
+            self.weight_ih.mul_(0.5)
+
+
+@pytest.mark.parametrize("cell", [ZeroBiases, NormalWeights, HalfRange])
+def test_initialisation_other_than_uniform_in_the_range_fails(cell):
+    with pytest.raises(AssertionError, match="uniformly|outside"):
+        C.check_cell_initialisation(cell, rng())
+
+
+def test_uniform_initialisation_passes_for_many_draws():
+    for seed in range(50):
+        torch.manual_seed(seed)
+        C.check_cell_initialisation(GoodCell, np.random.default_rng(seed))

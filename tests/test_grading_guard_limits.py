@@ -214,18 +214,30 @@ def test_a_forbidden_class_does_not_flag_other_users_of_its_decorators():
     _refused(lambda: subclass([p], lr=0.1).step(), limits=limits)
 
 
+def _run_as_cell(source: str, name: str = "cell") -> dict:
+    """Run ``source`` as IPython runs a notebook cell: compiled under a file name whose lines linecache holds."""
+    import linecache
+
+    filename = f"<course-test-{name}-{abs(hash(source))}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict = {}
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace
+
+
 def test_honest_code_that_compiles_like_a_reference_is_not_a_copy():
     # One-liners an honest student writes byte for byte like the reference (``import numpy as np`` in the same
     # cell makes NumPy calls compile exactly as in the reference module), and a generator-sum schedule.
-    namespace: dict = {}
-    exec(compile("import numpy as np\n\n"
-                 "def relu_grad(z):\n    \"\"\"Derivative of ReLU.\"\"\"\n    return (np.asarray(z) > 0).astype(float)\n\n"
-                 "def multistep_lr(base_lr, epoch, milestones, gamma):\n"
-                 "    passed = sum(1 for m in milestones if epoch >= m)\n    return base_lr * gamma**passed\n\n"
-                 "def cross_entropy(probs, labels, eps=1e-12):\n"
-                 "    probs = np.asarray(probs, dtype=float)\n    labels = np.asarray(labels, dtype=int)\n"
-                 "    correct = probs[np.arange(labels.shape[0]), labels]\n"
-                 "    return float(-np.mean(np.log(np.clip(correct, eps, 1.0))))\n", "<cell>", "exec"), namespace)
+    # The cross-entropy compiles to the reference's bytecode and names (only its line table differs); its source is
+    # where IPython keeps every cell's (linecache), so it is the student's own code, not a rebuilt copy.
+    namespace = _run_as_cell("import numpy as np\n\n"
+                             "def relu_grad(z):\n    \"\"\"Derivative of ReLU.\"\"\"\n    return (np.asarray(z) > 0).astype(float)\n\n"
+                             "def multistep_lr(base_lr, epoch, milestones, gamma):\n"
+                             "    passed = sum(1 for m in milestones if epoch >= m)\n    return base_lr * gamma**passed\n\n"
+                             "def cross_entropy(probs, labels, eps=1e-12):\n"
+                             "    probs = np.asarray(probs, dtype=float)\n    labels = np.asarray(labels, dtype=int)\n"
+                             "    correct = probs[np.arange(labels.shape[0]), labels]\n"
+                             "    return float(-np.mean(np.log(np.clip(correct, eps, 1.0))))\n")
     assert G.call_student(namespace["multistep_lr"], 0.1, 10, [10, 20], 0.5) == 0.05
     np.testing.assert_array_equal(G.call_student(namespace["relu_grad"], np.array([-1.0, 0.0, 2.0])), [0.0, 0.0, 1.0])
     assert G.call_student(namespace["cross_entropy"], np.array([[0.5, 0.5]]), np.array([0])) == pytest.approx(np.log(2))
@@ -278,3 +290,43 @@ def test_every_oracle_of_the_checks_modules_is_marked_as_a_reference():
                 oracles.append(f"{info.name}.{name}")
                 assert G.is_reference(value), f"{info.name}.{name} is not marked with @reference"
     assert len(oracles) >= 12, oracles
+
+
+def test_a_reference_rebuilt_with_other_local_names_is_a_copy():
+    """A reference's code object with its marker dropped and its locals renamed: no source explains it."""
+    import types
+
+    from course_utils.numpy_nn import cross_entropy
+
+    code = cross_entropy.__code__
+    code = code.replace(co_consts=code.co_consts[:-1], co_varnames=tuple(f"v{i}" for i in range(len(code.co_varnames))),
+                        co_filename="<my helpers>", co_linetable=b"")
+    laundered = types.FunctionType(code, cross_entropy.__globals__, "my_loss", cross_entropy.__defaults__)
+    assert not G.is_reference(laundered)
+    with pytest.raises(AssertionError, match="rebuilt without its source"):
+        G.call_student(laundered, np.array([[0.5, 0.5]]), np.array([0]))
+
+
+def test_reference_source_executed_from_a_string_is_a_copy():
+    """The reference's source, decorator removed, run by exec under another file name (with the module's import)."""
+    import inspect
+
+    from course_utils import numpy_nn
+
+    source = "import numpy as np\n\n" + inspect.getsource(numpy_nn.cross_entropy).replace("@reference\n", "")
+    namespace = dict(vars(numpy_nn))
+    exec(compile(source, "<string>", "exec"), namespace)
+    with pytest.raises(AssertionError, match="rebuilt without its source"):
+        G.call_student(namespace["cross_entropy"], np.array([[0.5, 0.5]]), np.array([0]))
+
+
+def test_the_same_code_written_in_a_cell_as_a_method_is_not_a_copy():
+    """Source in a cell explains the code, wherever in the cell it sits (here indented in a class)."""
+    import inspect
+    import textwrap
+
+    from course_utils import numpy_nn
+
+    body = inspect.getsource(numpy_nn.cross_entropy).replace("@reference\n", "@staticmethod\n")
+    namespace = _run_as_cell("import numpy as np\n\nclass Mine:\n" + textwrap.indent(body, "    "), "method")
+    assert G.call_student(namespace["Mine"].cross_entropy, np.array([[0.5, 0.5]]), np.array([0])) == pytest.approx(np.log(2))

@@ -52,7 +52,7 @@ Promise list (what the instructions promise, and the check that holds the studen
 ``cutout(images, size, centers, fill=0.0)`` (``test_cutout``, :func:`check_cutout`):
 
 - C1 a new tensor of the input's shape and dtype; input unchanged;
-- C2 for every image the box rows cy - size // 2 .. cy + size // 2 (end excluded), columns likewise, clipped to
+- C2 (odd and even sizes) for every image the box rows cy - size // 2 .. cy + size // 2 (end excluded), columns likewise, clipped to
   the image, is set to ``fill`` in every channel and nothing else changes: equal to torchvision's ``erase`` on
   that box; centres on and near the border included, where fewer than size**2 pixels are erased.
 
@@ -330,6 +330,8 @@ def check_cutout(cutout: Callable, rng: np.random.Generator, cases: int = 4) -> 
     for case in range(cases):
         n, h, w = int(rng.integers(2, 6)), int(rng.integers(6, 20)), int(rng.integers(6, 20))
         size = int(rng.integers(2, min(h, w)))
+        if case < 2 and size % 2 != (case == 0):  # an odd size in case 1 and an even one in case 2: size // 2 differs
+            size = size + 1 if size + 1 < min(h, w) else size - 1
         images = torch.rand(n, 3, h, w, generator=generator)
         before = images.clone()
         centers = [(int(rng.integers(h)), int(rng.integers(w))) for _ in range(n)]

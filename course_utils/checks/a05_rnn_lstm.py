@@ -27,7 +27,9 @@ Promise list (what the instructions promise, and the check that holds the studen
 - C3 gradients: the gradients of a random weighted sum of ``h'`` and ``c'`` with respect to the four
   parameters, ``x``, ``h`` and ``c`` equal the oracle's (the state is differentiable, nothing detached);
 - C4 the inputs are not modified; a second cell is independent of the first (checked by building two);
-- C5 none of the forbidden code runs; the class is not the reference with names changed.
+- C5 none of the forbidden code runs; the class is not the reference with names changed;
+- C6 a new cell's four parameters, biases included, are drawn uniformly from [-1/sqrt(H), 1/sqrt(H)]
+  (:func:`check_cell_initialisation`: every entry inside the range, mean and spread of a uniform draw, H = 64).
 
 ``LSTM(input_size, hidden_size)`` (``test_lstm_layer``, :func:`check_lstm_layer`):
 
@@ -38,7 +40,8 @@ Promise list (what the instructions promise, and the check that holds the studen
 - U3 every call starts from zeros unless a state is passed: a second call on other sequences (another
   batch size and length) equals a fresh oracle run;
 - U4 backpropagation through time: the gradients of a random weighted sum of all outputs and of the
-  final cell state, with respect to the parameters and ``x``, equal the oracle's;
+  final cell state, with respect to the parameters and ``x`` (and to ``h0``, ``c0`` when a state is given),
+  equal the oracle's;
 - U5 forbidden code: as C5.
 
 ``clip_grad_norm(parameters, max_norm)`` (``test_clip_grad_norm``, :func:`check_clip_grad_norm`):
@@ -57,7 +60,8 @@ Promise list (what the instructions promise, and the check that holds the studen
 
 - M1 ``AddingModel`` holds ``self.lstm`` (your ``LSTM`` with input size 2) and ``self.head``
   (``nn.Linear(hidden_size, 1)``); ``model(x)`` for ``x`` (B, T, 2) returns (B,) predictions, the head
-  applied to the last hidden state, equal to the oracle with the same weights; repeated calls agree;
+  applied to the last hidden state, equal to the oracle with the same weights, a batch of one included (shape
+  (1,)); repeated calls agree;
 - T1 ``backward_and_clip(model, inputs, targets, max_norm)`` prepares one training step: it clears
   the old gradients of ``model``'s parameters, computes the mean squared error of ``model(inputs)``
   against ``targets``, backpropagates, and clips all gradients together with your ``clip_grad_norm``;
@@ -227,6 +231,30 @@ def check_lstm_cell(LSTMCell: type, rng: np.random.Generator, cases: int = 3) ->
         other_params = _named(other, what)
         G.check_true(all(other_params[n].data_ptr() != _named(cell, what)[n].data_ptr() for n in other_params),
                      "two LSTMCell objects share their parameter tensors; create new nn.Parameter tensors in __init__")
+    check_cell_initialisation(LSTMCell, rng)
+
+
+def check_cell_initialisation(LSTMCell: type, rng: np.random.Generator) -> None:
+    """C6: a new cell's four parameters are drawn uniformly from [-1/sqrt(H), 1/sqrt(H)], as PyTorch draws them.
+
+    With H = 64 each bias has 256 entries: a uniform sample's standard deviation is then within 3 % of
+    bound / sqrt(3) (one standard error), so the 25 % band below fails only for another distribution.
+    """
+    d, h = int(rng.integers(2, 7)), 64
+    bound = 1.0 / math.sqrt(h)
+    cell = call_graded(LSTMCell, d, h)
+    what = f"a new LSTMCell({d}, {h})"
+    for name, tensor in _named(cell, what).items():
+        values = tensor.detach().double().flatten()
+        G.check_true(float(values.abs().max()) <= bound * (1 + 1e-6),
+                     f"{name} of {what} has an entry {float(values.abs().max()):.4g} in size, outside [-1/sqrt(H), 1/sqrt(H)] "
+                     f"= [-{bound:.4g}, {bound:.4g}]")
+        spread, centre = float(values.std()), float(values.mean())
+        G.check_true(0.75 * bound / math.sqrt(3) <= spread <= 1.25 * bound / math.sqrt(3)
+                     and abs(centre) <= 5 * bound / math.sqrt(3 * values.numel()),
+                     f"{name} of {what}: its entries have mean {centre:.3g} and standard deviation {spread:.3g}; drawn "
+                     f"uniformly from [-{bound:.4g}, {bound:.4g}] they would have mean about 0 and standard deviation "
+                     f"{bound / math.sqrt(3):.3g} (initialise every parameter, biases included, uniformly in that range)")
 
 
 # ------------------------------------------------------------------ part 2: unrolling
@@ -262,7 +290,8 @@ def check_lstm_layer(LSTM: type, rng: np.random.Generator, cases: int = 3) -> No
         G.check_true(set(_named(layer, what)) == {f"cell.{n}" for n in PARAMETER_NAMES},
                      f"{what} should have only its cell's four parameters, found {sorted(_named(layer, what))}")
         x = torch.randn(batch, steps, d, generator=generator, requires_grad=True)
-        h0, c0 = torch.randn(batch, h, generator=generator), torch.randn(batch, h, generator=generator)
+        h0 = torch.randn(batch, h, generator=generator, requires_grad=True)
+        c0 = torch.randn(batch, h, generator=generator, requires_grad=True)
         for state in (None, (h0, c0)):
             label = what + (" from the state you were given" if state is not None else " from a zero state")
             outputs, h_last, c_last = _run_layer(layer, x, state, label)
@@ -274,11 +303,13 @@ def check_lstm_layer(LSTM: type, rng: np.random.Generator, cases: int = 3) -> No
             weights = torch.randn(batch, steps, h, generator=generator)
             weights_c = torch.randn(batch, h, generator=generator)
             params = [_named(layer, what)[f"cell.{n}"] for n in PARAMETER_NAMES]
-            mine = G.call_student(torch.autograd.grad, (outputs * weights).sum() + (c_last * weights_c).sum(), [x] + params,
-                                  allow_unused=True)
+            given = [] if state is None else [h0, c0]  # a given initial state is differentiable too
+            mine = G.call_student(torch.autograd.grad, (outputs * weights).sum() + (c_last * weights_c).sum(),
+                                  [x] + params + given, allow_unused=True)
             theirs = torch.autograd.grad((expected * weights).sum() + (exp_c[0] * weights_c).sum(),
-                                         [x] + [getattr(oracle, f"{n}_l0") for n in PARAMETER_NAMES])
-            for name, g_mine, g_theirs in zip(["x", *PARAMETER_NAMES], mine, theirs):
+                                         [x] + [getattr(oracle, f"{n}_l0") for n in PARAMETER_NAMES] + given)
+            names = ["x", *PARAMETER_NAMES] + ([] if state is None else ["the initial h0", "the initial c0"])
+            for name, g_mine, g_theirs in zip(names, mine, theirs):
                 G.check_true(g_mine is not None, f"no gradient reaches {name} through {label}")
                 G.check_close(g_mine, g_theirs, f"the gradient through time with respect to {name} ({label})",
                               rtol=1e-4, atol=1e-5)
@@ -381,12 +412,13 @@ def check_adding_model(AddingModel: type, rng: np.random.Generator) -> None:
     model = call_graded(AddingModel, hidden)
     cell, head = _random_model_weights(hidden, generator)
     _load_model(model, cell, head, what)
-    x, _ = make_adding_problem(batch, steps, seed=int(rng.integers(0, 2**31)))
-    expected = _OracleModel(cell, head)(x)
-    first = call_graded(model, x)
-    G.check_shape(first, (batch,), f"{what}(x) for x of shape {tuple(x.shape)} (one prediction per sequence)")
-    G.check_close(first, expected, f"{what}(x): the head applied to the last hidden state", rtol=1e-4, atol=1e-5)
-    G.check_close(call_graded(model, x), expected, f"a second call of {what}(x) on the same sequences", rtol=1e-4, atol=1e-5)
+    for size in (batch, 1):  # a batch of one sequence too: still shape (1,)
+        x, _ = make_adding_problem(size, steps, seed=int(rng.integers(0, 2**31)))
+        expected = _OracleModel(cell, head)(x)
+        first = call_graded(model, x)
+        G.check_shape(first, (size,), f"{what}(x) for x of shape {tuple(x.shape)} (one prediction per sequence)")
+        G.check_close(first, expected, f"{what}(x): the head applied to the last hidden state", rtol=1e-4, atol=1e-5)
+        G.check_close(call_graded(model, x), expected, f"a second call of {what}(x) on the same sequences", rtol=1e-4, atol=1e-5)
 
 
 def check_backward_and_clip(backward_and_clip: Callable, AddingModel: type, rng: np.random.Generator) -> None:

@@ -22,8 +22,9 @@ Promise list (what the instructions promise for each graded function, and the ch
 ``gaussian_kl(mu, logvar)``
   - KL(N(mu, diag exp(logvar)) || N(0, I)) per row, summed over the latent dimensions, shape (N,)
     (``check_gaussian_kl``: against ``torch.distributions.kl_divergence`` on fresh random parameters, latent
-    dimensions 1 to 20, log-variances from -8 to 8); zero for mu = 0, logvar = 0;
-  - differentiable, with the oracle's gradients; no ``torch.distributions``.
+    dimensions 1 to 20, log-variances from -8 to 8, and log-variances of size 12 to 20, where a clamp shows);
+    zero for mu = 0, logvar = 0;
+  - differentiable, with the oracle's gradients (also at log-variances of size 12 to 20); no ``torch.distributions``.
 ``elbo(x, logits, mu, logvar)``
   - the one-sample ELBO per image with Bernoulli pixels: log p(x | z) summed over all pixels minus the KL,
     shape (N,) (``check_elbo``: against ``Bernoulli(logits).log_prob(x)`` and ``kl_divergence``, binary and
@@ -38,14 +39,17 @@ inner_decoder=False, inner_encoder=False)``
     (``check_architecture``);
   - the variants: with ``inner_decoder`` the encoder's 4-D outputs get smaller and then larger again,
     without it they only get smaller; with ``inner_encoder`` the decoder's get larger, smaller and larger,
-    without it they only get larger (heights of the 4-D tensors returned by every submodule);
+    without it they only get larger (heights of the 4-D tensors returned by every submodule); ``VAE`` passes each
+    flag to the right part (the same heights, seen in ``model.encoder`` and ``model.decoder`` of every variant);
   - the VAE samples: two forward passes on the same images give different logits, the encoder is
     deterministic, the reconstruction term's gradient reaches every encoder parameter; fewer than 1,000,000 parameters;
   - a design of the student's own, not the course's ``ConvEncoder`` / ``ConvDecoder`` (``check_not_copied``).
 ``train_vae(model, images, epochs, batch_size=32, lr=3e-3)``
   - trains ``model`` in place (parameters change) with the given ``lr`` (``lr=0`` changes nothing), for exactly
     ``epochs`` passes, each over every image once, in shuffled mini-batches of ``batch_size``, one ``model(x)``
-    per mini-batch (``check_train_vae_history`` watches every forward call with a hook);
+    per mini-batch, in training mode even when the model is handed over in evaluation mode, starting from the
+    parameters it was handed over with (the first ``model(x)`` sees them), and its encoder and decoder run in training
+    mode only inside those calls (``check_train_vae_history`` and ``graded_run`` watch every forward call with hooks);
   - returns a history with ``"loss"``, ``"reconstruction"`` and ``"kl"``: per epoch, the mean per image of the
     negative ELBO, of -log p(x | z) and of the KL, for the batches ``model(x)`` produced (recomputed by the test
     from the recorded logits, mu and logvar with torch.distributions);
@@ -177,6 +181,20 @@ def check_gaussian_kl(gaussian_kl, rng: np.random.Generator | None = None, cases
     G.check_true(mu_in.grad is not None and logvar_in.grad is not None, "gaussian_kl must be differentiable in mu and logvar")
     G.check_close(mu_in.grad, mu_ref.grad, "d KL / d mu", rtol=1e-4, atol=1e-5)
     G.check_close(logvar_in.grad, logvar_ref.grad, "d KL / d logvar", rtol=1e-4, atol=1e-5)
+    # "any real log-variances": far beyond the examples -8 and 8, values and gradients (a clamp fails here)
+    mu = torch.randn(3, 6, generator=G.torch_generator(rng))
+    logvar = torch.from_numpy(rng.uniform(12.0, 20.0, size=(3, 6)) * rng.choice([-1.0, 1.0], size=(3, 6))).float()
+    mu_in, logvar_in = mu.clone().requires_grad_(True), logvar.clone().requires_grad_(True)
+    result = _tensor(G.call_student(gaussian_kl, mu_in, logvar_in, limits=NO_DISTRIBUTIONS), "gaussian_kl")
+    mu_ref, logvar_ref = mu.double().requires_grad_(True), logvar.double().requires_grad_(True)
+    expected = oracle_kl(mu_ref, logvar_ref)
+    G.check_close(result.detach().double(), expected.detach(), "gaussian_kl for log-variances between 12 and 20 in size "
+                  "(it must work for any real log-variance: nothing clamped)", rtol=1e-4, atol=1e-4)
+    result.sum().backward()
+    expected.sum().backward()
+    G.check_true(logvar_in.grad is not None, "gaussian_kl must be differentiable in logvar")
+    G.check_close(logvar_in.grad.double(), logvar_ref.grad, "d KL / d logvar for log-variances between 12 and 20 in size",
+                  rtol=1e-4, atol=1e-4)
 
 
 # ------------------------------------------------------------------ part 3: elbo and vae_loss
@@ -290,6 +308,16 @@ def check_architecture(Encoder, Decoder, VAE, rng: np.random.Generator | None = 
         G.check_shape(logits, (n, 1, 28, 28), f"logits of {what}")
         G.check_shape(mu, (n, latent), f"mu of {what}")
         G.check_shape(logvar, (n, latent), f"logvar of {what}")
+        # each flag reaches the right part: the same heights as above, seen inside model.encoder and model.decoder
+        parts = (("encoder", inner_decoder, x, "smaller, then larger"), ("decoder", inner_encoder, z, "larger, smaller, then larger"))
+        for part, inner, given, shape in parts:
+            module = getattr(model, part)
+            heights = _collapse(_heights(module, lambda: G.call_student(module, given, limits=NO_DISTRIBUTIONS)))
+            down, up = _down_up(([28] if part == "encoder" else []) + heights)
+            G.check_true((up if part == "encoder" else down) == inner,
+                         f"{what}: the heights of its {part}'s 4-D feature maps go {heights}; "
+                         + (f"with this flag the {part} must contain the extra stage (heights {shape})"
+                            if inner else f"without this flag the {part} has no extra stage"))
         reconstruction = -oracle_log_likelihood(x, logits).mean()  # the KL term alone would reach the encoder anyway
         model.zero_grad()
         reconstruction.backward()
@@ -307,15 +335,46 @@ def check_architecture(Encoder, Decoder, VAE, rng: np.random.Generator | None = 
 
 
 # ------------------------------------------------------------------ part 5: training
-def _watch_training(model: nn.Module) -> tuple[list, object]:
-    """Record (x, logits, mu, logvar) of every forward call of ``model`` in training mode."""
-    calls: list[tuple[torch.Tensor, ...]] = []
+class _TrainingWatch:
+    """What ``train_vae`` does with a model: its forward calls in training mode (x, logits, mu, logvar), the training-mode
+    calls of its encoder and decoder, and whether its first call saw the parameters the model was handed over with."""
 
-    def hook(module, inputs, output):
+    def __init__(self, model: nn.Module) -> None:
+        self.calls: list[tuple[torch.Tensor, ...]] = []
+        self.inner = {"encoder": 0, "decoder": 0}
+        self.initial = [p.detach().clone() for p in model.parameters()]
+        self.first_from_initial: bool | None = None
+        self.hooks = [model.register_forward_pre_hook(self._before), model.register_forward_hook(self._after)]
+        for part in self.inner:
+            module = getattr(model, part, None)
+            if isinstance(module, nn.Module):
+                self.hooks.append(module.register_forward_hook(lambda m, i, o, part=part: self._part(m, part)))
+
+    def _before(self, module, inputs) -> None:
+        if self.first_from_initial is None and module.training:
+            self.first_from_initial = all(torch.equal(a, p.detach()) for a, p in zip(self.initial, module.parameters()))
+
+    def _after(self, module, inputs, output) -> None:
         if module.training and inputs and torch.is_tensor(inputs[0]) and isinstance(output, (tuple, list)) and len(output) == 3:
-            calls.append(tuple(t.detach().clone() for t in (inputs[0], *output)))
+            self.calls.append(tuple(t.detach().clone() for t in (inputs[0], *output)))
 
-    return calls, model.register_forward_hook(hook)
+    def _part(self, module, part: str) -> None:
+        if module.training:
+            self.inner[part] += 1
+
+    def remove(self) -> None:
+        for hook in self.hooks:
+            hook.remove()
+
+    def check_trained_through_the_model(self) -> None:
+        """The model trains from the parameters it was given, and only through ``model(x)``, once per mini-batch."""
+        G.check_true(self.first_from_initial is not False,
+                     "the model's parameters had changed before train_vae's first model(x): train the model you are given "
+                     "from its initial parameters (no loaded weights, no training before the epochs)")
+        for part, count in self.inner.items():
+            G.check_true(count == len(self.calls),
+                         f"model.{part} ran {count} times in training mode while model(x) ran {len(self.calls)} times: "
+                         "train only through model(x), once per mini-batch")
 
 
 def _split_epochs(calls: list, n_images: int) -> list[list]:
@@ -338,18 +397,21 @@ def check_train_vae_history(train_vae, VAE, images: torch.Tensor, epochs: int = 
     """A short run, watched batch by batch: epochs, batches, shuffling, the history's means, training in place, lr."""
     torch.manual_seed(0)
     model = G.call_student(VAE, 8, limits=NO_DISTRIBUTIONS)
+    model.eval()  # handed over in evaluation mode: train_vae must switch it to training mode itself
     before = [p.detach().clone() for p in model.parameters()]
-    calls, handle = _watch_training(model)
+    watch = _TrainingWatch(model)
+    calls = watch.calls
     kwargs = {} if batch_size is None else {"batch_size": batch_size}
     try:
         history = G.call_student(train_vae, model, images, epochs, limits=TRAINING_LIMITS, **kwargs)
     finally:
-        handle.remove()
+        watch.remove()
     G.check_true(isinstance(history, dict), f"train_vae should return a dict (the history), got {type(history).__name__}")
     for key in ("loss", "reconstruction", "kl"):
         G.check_true(key in history, f"the history returned by train_vae has no {key!r} entry")
         G.check_true(len(history[key]) == epochs, f"history[{key!r}] has {len(history[key])} values after {epochs} epochs; record one mean per epoch")
     G.check_true(len(calls) > 0, "train_vae never called model(x) in training mode; call model(x) once per mini-batch, after model.train()")
+    watch.check_trained_through_the_model()
     watched = _split_epochs(calls, len(images))
     G.check_true(len(watched) == epochs, f"train_vae made {len(watched)} passes over the images with epochs={epochs}")
     if batch_size is not None:
@@ -419,11 +481,13 @@ def graded_run(train_vae, VAE, seed: int = 0) -> dict[str, float]:
     order = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(2024))[:GRADED_TRAIN_SIZE]
     seed_everything(seed)
     model = G.call_student(VAE, 16, limits=NO_DISTRIBUTIONS)
-    calls, handle = _watch_training(model)
+    watch = _TrainingWatch(model)
+    calls = watch.calls
     try:
         history = G.call_student(train_vae, model, train_images[order], GRADED_EPOCHS, limits=TRAINING_LIMITS)
     finally:
-        handle.remove()
+        watch.remove()
+    watch.check_trained_through_the_model()
     G.check_true(isinstance(history, dict) and len(history.get("loss", [])) == GRADED_EPOCHS,
                  f"train_vae should train exactly {GRADED_EPOCHS} epochs and return their history")
     G.check_true(len(_split_epochs(calls, len(order))) == GRADED_EPOCHS,

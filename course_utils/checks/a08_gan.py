@@ -31,7 +31,8 @@ Promise list (what the instructions promise for each graded function, and the ch
   - different noise gives different images; fewer than ``MAX_PARAMETERS`` parameters; a design of the student's
     own (``check_not_copied`` against ``course_utils.models.gan.DCGenerator``).
 ``Discriminator()``
-  - images (N, 1, 28, 28) -> logits (N,) for batch sizes 2 to 9 (``check_discriminator``);
+  - images (N, 1, 28, 28) -> logits (N,) for batch sizes 2 to 9 in training mode and a single image in evaluation
+    mode (shape (1,), not a 0-d tensor) (``check_discriminator``);
   - DCGAN structure: at least two strided ``nn.Conv2d`` and no pooling, ``nn.LeakyReLU`` with slope 0.2 and no
     ReLU, ``nn.BatchNorm2d`` on a later layer but **not** right after the first convolution, no sigmoid at the end;
   - the DCGAN initialisation; different images give different logits; fewer than ``MAX_PARAMETERS`` parameters;
@@ -39,7 +40,8 @@ Promise list (what the instructions promise for each graded function, and the ch
 ``train_step(G, D, opt_G, opt_D, real, latent_dim, saturating=False)``
   (``check_train_step``: three successive calls with the test's own small networks and optimisers that record
   every step, for both values of ``saturating``)
-  - draws z ~ N(0, I) of shape (N, latent_dim), fresh every call (G's inputs are recorded);
+  - draws z ~ N(0, I) of shape (N, latent_dim), fresh every call (G's inputs are recorded), and runs G once: the
+    same fakes are scored in both phases (G's forward calls are counted);
   - D's phase first: exactly one ``opt_D.step()``, with no gradient in G's parameters at that moment (the fake
     batch is detached) and D's gradient equal to the gradient of the D loss on ``real`` and G(z) (so the
     gradients were cleared first and the labels are right), and G's parameters untouched;
@@ -52,7 +54,10 @@ Promise list (what the instructions promise for each graded function, and the ch
 ``graded_run`` (the one timed training run; fewer than a quarter of the points)
   - a fresh ``Generator(64)`` and ``Discriminator()`` trained with the student's ``train_step`` for
     ``GRADED_STEPS`` steps of ``GRADED_BATCH`` training digits (the test's batches and Adam optimisers); D, in eval
-    mode, must then classify at least ``GRADED_MIN_ACCURACY`` of held-out real digits and fresh fakes correctly.
+    mode, must then classify at least ``GRADED_MIN_ACCURACY`` of held-out real digits and fresh fakes correctly, and
+    its logits in evaluation mode must come from its parameters (a copy with other weights scores differently); in
+    every step, the first forward pass of G and of D sees the parameters they had before the call (nothing but the
+    optimisers' steps changes them).
 """
 
 from __future__ import annotations
@@ -268,6 +273,12 @@ def check_discriminator(Discriminator, rng: np.random.Generator | None = None, r
         G.check_shape(logits, (n,), f"Discriminator()(x) for {n} images (one logit per image)")
         G.check_finite(logits, "Discriminator()(x)")
         G.check_true(not torch.allclose(logits[0], logits[1]), "Discriminator() gave the same logit for two different images")
+    model.eval()  # a single image (in evaluation mode, where batch norm works on one sample): still shape (1,)
+    with torch.no_grad():
+        single = G.call_student(model, torch.rand(1, 1, 28, 28, generator=G.torch_generator(rng)) * 2 - 1, limits=NO_COURSE_GAN)
+    G.check_true(torch.is_tensor(single), "Discriminator()(x) should return a tensor of logits")
+    G.check_shape(single, (1,), "Discriminator()(x) for one image in evaluation mode (one logit per image: shape (1,))")
+    model.train()
     kinds = _kinds(order)
     convs = [m for m in order if isinstance(m, nn.Conv2d)]
     G.check_true(len(convs) >= 2 and sum(max(m.stride) >= 2 for m in convs) >= 2,
@@ -385,6 +396,8 @@ def check_train_step(train_step, rng: np.random.Generator | None = None, calls: 
             G.check_true(len(g_calls) >= 1 and g_calls[0][0] <= d_step, f"{what}: G was not called before D's step")
             for _, z in g_calls:
                 G.check_shape(z, (n, latent), f"{what}: the noise z given to G for a batch of {n} with latent_dim={latent}")
+            G.check_true(len(g_calls) == 1, f"{what}: G ran {len(g_calls)} times; generate the fake batch once, give "
+                                            "fake.detach() to D in D's phase and score the same fakes again in G's phase")
             noise_seen.append(g_calls[0][1])
             # D's phase
             g_grads, g_values = log[d_step][2]["G"]
@@ -481,6 +494,49 @@ def discriminator_accuracy(discriminator: nn.Module, real: torch.Tensor, fake: t
             "accuracy": ((real_logits > 0).sum() + (fake_logits < 0).sum()).item() / (len(real) + len(fake))}
 
 
+@torch.no_grad()
+def _check_uses_its_layers(discriminator: nn.Module, images: torch.Tensor) -> None:
+    """D's logits in evaluation mode must come from its trained parameters: a copy with other weights scores differently."""
+    import copy
+
+    probe = copy.deepcopy(discriminator)
+    generator = torch.Generator().manual_seed(7)
+    for parameter in probe.parameters():
+        parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.05 + (1.0 if parameter.dim() == 1 else 0.0))
+    discriminator.eval()
+    probe.eval()
+    mine = G.call_student(discriminator, images, limits=NO_COURSE_GAN).reshape(-1)
+    other = G.call_student(probe, images, limits=NO_COURSE_GAN).reshape(-1)
+    G.check_true(not torch.allclose(mine, other, atol=1e-4),
+                 "in evaluation mode D's logits stay the same when its parameters are replaced: D.forward must compute "
+                 "the logits with its layers in evaluation mode too")
+
+
+class _FirstCallSeesParameters:
+    """Whether a network's first forward call inside a ``train_step`` call sees the parameters it had before the call."""
+
+    def __init__(self, module: nn.Module, name: str) -> None:
+        self.module, self.name = module, name
+        self.before = [p.detach().clone() for p in module.parameters()]
+        self.unchanged: bool | None = None
+
+    def _pre(self, module, inputs) -> None:
+        if self.unchanged is None:
+            self.unchanged = all(torch.equal(a, p.detach()) for a, p in zip(self.before, module.parameters()))
+
+    def __enter__(self) -> "_FirstCallSeesParameters":
+        self.hook = self.module.register_forward_pre_hook(self._pre)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.hook.remove()
+
+    def check(self, what: str) -> None:
+        G.check_true(self.unchanged is not False,
+                     f"{what}: {self.name}'s parameters changed before its first forward pass; only the optimisers' steps "
+                     "may change them (no loaded weights)")
+
+
 def graded_run(train_step, Generator, Discriminator, seed: int = 0) -> dict[str, float]:
     """Train the student's DCGAN for a few steps with their ``train_step``; D must then tell held-out digits from fakes."""
     from course_utils.runtime import seed_everything
@@ -497,7 +553,10 @@ def graded_run(train_step, Generator, Discriminator, seed: int = 0) -> dict[str,
         gen.train()
         disc.train()
         batch = train_images[order[step * GRADED_BATCH:(step + 1) * GRADED_BATCH]]
-        history.append(G.call_student(train_step, gen, disc, opt_g, opt_d, batch, GRADED_LATENT, limits=STEP_LIMITS))
+        with _FirstCallSeesParameters(gen, "G") as g_watch, _FirstCallSeesParameters(disc, "D") as d_watch:
+            history.append(G.call_student(train_step, gen, disc, opt_g, opt_d, batch, GRADED_LATENT, limits=STEP_LIMITS))
+        g_watch.check(f"train_step (graded run, step {step + 1})")
+        d_watch.check(f"train_step (graded run, step {step + 1})")
     G.check_true(all(isinstance(h, dict) and np.isfinite(h.get("d_loss", np.nan)) and np.isfinite(h.get("g_loss", np.nan))
                      for h in history), "train_step returned a non-finite loss during the graded run")
     gen.eval()
@@ -505,6 +564,7 @@ def graded_run(train_step, Generator, Discriminator, seed: int = 0) -> dict[str,
         fake = G.call_student(gen, torch.randn(GRADED_EVAL, GRADED_LATENT, generator=torch.Generator().manual_seed(seed + 1)),
                               limits=NO_COURSE_GAN)
     scores = discriminator_accuracy(disc, test_images[:GRADED_EVAL], fake)
+    _check_uses_its_layers(disc, test_images[:16])
     print(f"graded run: {GRADED_STEPS} steps of {GRADED_BATCH} training digits; D (eval mode) classifies {scores['real']:.1%} of "
           f"{GRADED_EVAL} held-out digits as real and {scores['fake']:.1%} of {GRADED_EVAL} fakes as fake: accuracy "
           f"{scores['accuracy']:.1%} (at least {GRADED_MIN_ACCURACY:.0%} needed)")
