@@ -217,7 +217,7 @@ class RecordingModel(torch.nn.Module):
     def forward(self, x_t, t, labels=None):
         G.check_true(torch.is_tensor(t) and t.shape == (len(x_t),) and not t.is_floating_point(),
                      f"the model must be called with t as an integer tensor of shape (N,) = ({len(x_t)},), got "
-                     f"{type(t).__name__} {tuple(t.shape) if torch.is_tensor(t) else t!r}")
+                     f"{f'a {t.dtype} tensor of shape {tuple(t.shape)}' if torch.is_tensor(t) else repr(t)}")
         prediction = self.scale * torch.tanh(x_t) + 0.01 * t.to(x_t.dtype).reshape(-1, *[1] * (x_t.dim() - 1))
         self.calls.append((x_t.detach().clone(), t.detach().clone(), None if labels is None else labels.detach().clone(),
                            prediction.detach().clone()))
@@ -344,7 +344,7 @@ class WatchedModel(torch.nn.Module):
     def forward(self, x, t, labels=None):
         G.check_true(torch.is_tensor(t) and t.shape == (len(x),) and not t.is_floating_point(),
                      f"the model must be called with t as an integer tensor of shape (N,) = ({len(x)},), got "
-                     f"{type(t).__name__} {tuple(t.shape) if torch.is_tensor(t) else t!r}")
+                     f"{f'a {t.dtype} tensor of shape {tuple(t.shape)}' if torch.is_tensor(t) else repr(t)}")
         self.calls.append((x.detach().clone(), t.detach().clone(), None if labels is None else labels.detach().clone()))
         shift = self.b * torch.cos(t.to(x.dtype) / 7).reshape(-1, *[1] * (x.dim() - 1))
         if labels is not None:
