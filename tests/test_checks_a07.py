@@ -197,3 +197,28 @@ def test_training_checks():
         return train_vae(model, images, epochs, 32, lr)
 
     _fails(C.check_train_vae_history, ignores_batch_size, VAE, images, 2, 25, match="batch_size=25")
+
+
+def test_training_that_does_not_start_from_the_given_model_fails():
+    images = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+
+    def never_switches_to_training(model, images, epochs, batch_size=32, lr=3e-3):
+        model.train = lambda mode=True: model  # the model stays in the evaluation mode it was handed over in
+        return train_vae(model, images, epochs, batch_size, lr)
+
+    def loads_other_weights(model, images, epochs, batch_size=32, lr=3e-3):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(0.01)
+        return train_vae(model, images, epochs, batch_size, lr)
+
+    def trains_the_encoder_on_the_side(model, images, epochs, batch_size=32, lr=3e-3):
+        history = train_vae(model, images, epochs, batch_size, lr)
+        model.train()
+        mu, logvar = model.encoder(images[:8])
+        (mu.pow(2).sum() + logvar.pow(2).sum()).backward()
+        return history
+
+    _fails(C.check_train_vae_history, never_switches_to_training, VAE, images, match="training mode")
+    _fails(C.check_train_vae_history, loads_other_weights, VAE, images, match="initial parameters")
+    _fails(C.check_train_vae_history, trains_the_encoder_on_the_side, VAE, images, match="model.encoder ran")

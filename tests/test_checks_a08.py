@@ -353,3 +353,34 @@ def test_more_train_step_mistakes_fail():
         return result
 
     _fails(C.check_train_step, accuracy_after_the_step, rng, match="changed after|d_accuracy|G was not")
+
+
+class _HeuristicInEvalMode(Discriminator):
+    """A discriminator whose evaluation-mode logits ignore its layers (share of background pixels)."""
+
+    def forward(self, x):
+        if self.training:
+            return super().forward(x)
+        return 40 * ((x <= -0.99).float().mean(dim=(1, 2, 3)) - 0.3)
+
+
+def test_a_discriminator_that_ignores_its_layers_in_eval_mode_fails():
+    images = torch.rand(16, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    torch.manual_seed(0)
+    C._check_uses_its_layers(Discriminator(), images)
+    torch.manual_seed(0)
+    _fails(C._check_uses_its_layers, _HeuristicInEvalMode(), images, match="parameters are replaced")
+
+
+def test_parameters_changed_before_the_first_forward_pass_are_seen():
+    torch.manual_seed(0)
+    disc = Discriminator()
+    x = torch.rand(2, 1, 28, 28)
+    with C._FirstCallSeesParameters(disc, "D") as watch:
+        disc(x)
+    watch.check("an honest call")
+    with C._FirstCallSeesParameters(disc, "D") as watch:
+        with torch.no_grad():
+            next(disc.parameters()).add_(1.0)  # weights loaded before D is used
+        disc(x)
+    _fails(watch.check, "a call that loads weights", match="changed before its first forward pass")

@@ -330,3 +330,26 @@ def test_the_same_code_written_in_a_cell_as_a_method_is_not_a_copy():
     body = inspect.getsource(numpy_nn.cross_entropy).replace("@reference\n", "@staticmethod\n")
     namespace = _run_as_cell("import numpy as np\n\nclass Mine:\n" + textwrap.indent(body, "    "), "method")
     assert G.call_student(namespace["Mine"].cross_entropy, np.array([[0.5, 0.5]]), np.array([0])) == pytest.approx(np.log(2))
+
+
+def test_in_ipython_a_cell_explains_its_code_and_a_rebuilt_reference_is_a_copy():
+    """The same two cases in a real IPython shell (as a kernel runs cells): the cell's source is where IPython keeps it."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_cell("import numpy as np\n"
+                   "def cross_entropy(probs, labels, eps=1e-12):\n"
+                   "    probs = np.asarray(probs, dtype=float)\n    labels = np.asarray(labels, dtype=int)\n"
+                   "    correct = probs[np.arange(labels.shape[0]), labels]\n"
+                   "    return float(-np.mean(np.log(np.clip(correct, eps, 1.0))))\n", store_history=True).raise_error()
+    shell.run_cell("import types\nfrom course_utils.numpy_nn import cross_entropy as ref\ncode = ref.__code__\n"
+                   "code = code.replace(co_consts=code.co_consts[:-1], co_filename='<mine>', co_linetable=b'',\n"
+                   "                    co_varnames=tuple(f'v{i}' for i in range(len(code.co_varnames))))\n"
+                   "rebuilt = types.FunctionType(code,\n"
+                   "                             ref.__globals__, 'rebuilt', ref.__defaults__)\n",
+                   store_history=True).raise_error()
+    namespace = shell.user_ns
+    probs, labels = np.array([[0.5, 0.5]]), np.array([0])
+    assert G.call_student(namespace["cross_entropy"], probs, labels) == pytest.approx(np.log(2))
+    with pytest.raises(AssertionError, match="rebuilt without its source"):
+        G.call_student(namespace["rebuilt"], probs, labels)

@@ -52,9 +52,10 @@ Promise list (what the instructions promise, and the check that holds the studen
 ``cutout(images, size, centers, fill=0.0)`` (``test_cutout``, :func:`check_cutout`):
 
 - C1 a new tensor of the input's shape and dtype; input unchanged;
-- C2 (odd and even sizes) for every image the box rows cy - size // 2 .. cy + size // 2 (end excluded), columns likewise, clipped to
+- C2 for every image the box rows cy - size // 2 .. cy + size // 2 (end excluded), columns likewise, clipped to
   the image, is set to ``fill`` in every channel and nothing else changes: equal to torchvision's ``erase`` on
-  that box; centres on and near the border included, where fewer than size**2 pixels are erased.
+  that box; odd and even sizes; centres on and near the border included, where fewer than size**2 pixels are
+  erased.
 
 ``mixup(images, targets, lam, permutation)`` (``test_mixup``, :func:`check_mixup`):
 
