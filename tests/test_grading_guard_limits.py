@@ -333,23 +333,35 @@ def test_the_same_code_written_in_a_cell_as_a_method_is_not_a_copy():
 
 
 def test_in_ipython_a_cell_explains_its_code_and_a_rebuilt_reference_is_a_copy():
-    """The same two cases in a real IPython shell (as a kernel runs cells): the cell's source is where IPython keeps it."""
-    from IPython.core.interactiveshell import InteractiveShell
+    """The same two cases in a real IPython shell (as a kernel runs cells), in a process of its own so that no
+    IPython instance is left behind for later tests: the cell's source is where IPython keeps it."""
+    import subprocess
+    import textwrap
 
-    shell = InteractiveShell.instance()
-    shell.run_cell("import numpy as np\n"
-                   "def cross_entropy(probs, labels, eps=1e-12):\n"
-                   "    probs = np.asarray(probs, dtype=float)\n    labels = np.asarray(labels, dtype=int)\n"
-                   "    correct = probs[np.arange(labels.shape[0]), labels]\n"
-                   "    return float(-np.mean(np.log(np.clip(correct, eps, 1.0))))\n", store_history=True).raise_error()
-    shell.run_cell("import types\nfrom course_utils.numpy_nn import cross_entropy as ref\ncode = ref.__code__\n"
-                   "code = code.replace(co_consts=code.co_consts[:-1], co_filename='<mine>', co_linetable=b'',\n"
-                   "                    co_varnames=tuple(f'v{i}' for i in range(len(code.co_varnames))))\n"
-                   "rebuilt = types.FunctionType(code,\n"
-                   "                             ref.__globals__, 'rebuilt', ref.__defaults__)\n",
-                   store_history=True).raise_error()
-    namespace = shell.user_ns
-    probs, labels = np.array([[0.5, 0.5]]), np.array([0])
-    assert G.call_student(namespace["cross_entropy"], probs, labels) == pytest.approx(np.log(2))
-    with pytest.raises(AssertionError, match="rebuilt without its source"):
-        G.call_student(namespace["rebuilt"], probs, labels)
+    script = textwrap.dedent("""
+        import numpy as np
+        from IPython.core.interactiveshell import InteractiveShell
+        from course_utils import grading as G
+
+        shell = InteractiveShell.instance()
+        shell.run_cell("import numpy as np\\n"
+                       "def cross_entropy(probs, labels, eps=1e-12):\\n"
+                       "    probs = np.asarray(probs, dtype=float)\\n    labels = np.asarray(labels, dtype=int)\\n"
+                       "    correct = probs[np.arange(labels.shape[0]), labels]\\n"
+                       "    return float(-np.mean(np.log(np.clip(correct, eps, 1.0))))\\n").raise_error()
+        shell.run_cell("import types\\nfrom course_utils.numpy_nn import cross_entropy as ref\\ncode = ref.__code__\\n"
+                       "code = code.replace(co_consts=code.co_consts[:-1], co_filename='<mine>', co_linetable=b'',\\n"
+                       "    co_varnames=tuple(f'v{i}' for i in range(len(code.co_varnames))))\\n"
+                       "rebuilt = types.FunctionType(code, ref.__globals__, 'rebuilt', ref.__defaults__)\\n").raise_error()
+        probs, labels = np.array([[0.5, 0.5]]), np.array([0])
+        print("honest", G.call_student(shell.user_ns["cross_entropy"], probs, labels))
+        try:
+            G.call_student(shell.user_ns["rebuilt"], probs, labels)
+            print("rebuilt passed")
+        except AssertionError as err:
+            print("rebuilt refused:", err)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"honest {np.log(2)}" in done.stdout, done.stdout
+    assert "rebuilt refused:" in done.stdout and "rebuilt without its source" in done.stdout, done.stdout
