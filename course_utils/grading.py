@@ -17,7 +17,9 @@ Three jobs:
     ``gc`` walks, threads);
 
   and whatever it changed in the ``course_utils`` modules and in the libraries the
-  checks use (NumPy, PyTorch, builtins) is put back. The
+  checks use (NumPy, PyTorch, builtins) is put back. :func:`construct_student` builds a
+  student's network the same way and also fails if any of its modules was not created by
+  that call (a copy of a network built earlier, outside the guard). The
   guard keeps its state in the call's own closure: there is no module-level
   switch a student's function could reset, and reference functions are not
   wrapped, so there is no unguarded ``__wrapped__`` alias;
@@ -49,9 +51,12 @@ import numpy as np
 
 # The last constant of every code object marked by @reference. A string, so it survives reloads of this module.
 REFERENCE_MARK = "course_utils.grading: reference implementation"
-# Reference functions at least this long (bytecode bytes) are also recognised when copied. Shorter ones (one-liners
-# such as relu_grad or multistep_lr) are what an honest student writes too, byte for byte.
+# Reference functions at least this long (bytecode bytes) are also recognised when copied into a cell. Shorter ones
+# (one-liners such as relu_grad or multistep_lr) are what an honest student writes too, byte for byte. Code that no
+# source explains (run by exec from a string, or rebuilt) is recognised at any size.
 MIN_COPY_BYTES = 120
+# ... and code made at run time from at least this much bytecode: more than `return x` or `return self.x`.
+MIN_LOOSE_COPY_BYTES = 24
 
 
 def _copy_signature(code) -> tuple:
@@ -293,14 +298,13 @@ class _Rules:
             return next(label for prefix, label in self.prefixes if filename.startswith(prefix))
         if len(code.co_code) >= MIN_COPY_BYTES and (copied := self.copies.get(_copy_signature(code))) is not None:
             return f"{_qualname(code)} (a copy of the course's reference implementation {copied})"
-        if (len(code.co_code) >= MIN_COPY_BYTES and (copied := self.copies.get(_loose_copy_signature(code))) is not None
-                and not _source_reproduces(code)):
+        if (copied := self.copies.get(_loose_copy_signature(code))) is not None and not _source_reproduces(code):
             return f"{_qualname(code)} (a copy of the course's reference implementation {copied}, rebuilt without its source)"
         return None
 
 
 def _reference_signatures() -> dict[tuple, str]:
-    """The copy signature of every sizeable reference function loaded now, to recognise copies of it."""
+    """Copy signatures of the reference functions loaded now: exact ones for sizeable functions, loose ones for all."""
     signatures = {}
     for name, module in list(sys.modules.items()):
         if name.split(".")[0] != "course_utils" or module is None:
@@ -313,9 +317,12 @@ def _reference_signatures() -> dict[tuple, str]:
                 if code.co_consts[-1:] == (REFERENCE_MARK,) and len(code.co_code) >= MIN_COPY_BYTES:
                     unmarked = code.replace(co_consts=code.co_consts[:-1])
                     signatures[_copy_signature(unmarked)] = f"{name}.{_qualname(code)}"
-                    for inner in _code_tree(unmarked):
-                        if len(inner.co_code) >= MIN_COPY_BYTES:
-                            signatures[_loose_copy_signature(inner)] = f"{name}.{_qualname(inner)}"
+                if code.co_consts[-1:] == (REFERENCE_MARK,):
+                    # code with the reference's bytecode and names that no source explains (a string run by exec, a
+                    # rebuilt code object) is a copy whatever its size: honest code always has its source
+                    for inner in _code_tree(code.replace(co_consts=code.co_consts[:-1])):
+                        if len(inner.co_code) >= MIN_LOOSE_COPY_BYTES:
+                            signatures.setdefault(_loose_copy_signature(inner), f"{name}.{_qualname(inner)}")
     return signatures
 
 
@@ -333,12 +340,16 @@ def _benign_thread(frame) -> bool:
     return type(thread).__module__.startswith("tqdm")
 
 
-def _make_profiler(rules: _Rules, seen: list[str]):
-    """A profile function that records, never raises: raising would switch it off and hand control to the student."""
+def _make_profiler(rules: _Rules, seen: list[str], built: list | None = None):
+    """A profile function that records, never raises: raising would switch it off and hand control to the student.
+
+    With ``built``, every ``torch.nn.Module`` whose ``__init__`` runs is appended to it.
+    """
     verdicts: dict[int, tuple[Any, str | None]] = {}
+    module_init = sys.modules["torch"].nn.Module.__init__.__code__ if built is not None else None
     c_verdicts: dict[str, str | None] = {}
     thread_start = threading.Thread.start.__code__
-    own_code = call_student.__code__  # the guard's own calls around the student's function
+    own_code = _guarded_call.__code__  # the guard's own calls around the student's function
 
     def profiler(frame, event, arg):
         if event == "call":
@@ -349,6 +360,8 @@ def _make_profiler(rules: _Rules, seen: list[str]):
                 verdicts[id(code)] = cached
             if cached[1] is not None and cached[1] not in seen:
                 seen.append(cached[1])
+            if code is module_init:
+                built.append(frame.f_locals.get("self"))
             if code is thread_start and not _benign_thread(frame):
                 seen.append("threading.Thread.start (graded code may not start threads)")
         elif event == "c_call" and frame.f_code is not own_code and not (frame.f_code is thread_start and _benign_thread(frame)):
@@ -389,13 +402,42 @@ def _course_modules_restored() -> Iterator[None]:
 
 def call_student(func: Callable, *args: Any, limits: Limits | None = None, **kwargs: Any) -> Any:
     """Call a student's function under the guard; fail if it used what the course's references or ``limits`` forbid."""
+    return _guarded_call(func, args, kwargs, limits, None)
+
+
+def construct_student(cls: Callable, *args: Any, limits: Limits | None = None, **kwargs: Any) -> Any:
+    """Build a student's ``nn.Module`` under the guard; fail if any of its modules was not constructed by this call.
+
+    A network whose layers are copies (``copy.deepcopy``, pickle) of modules built before the call, outside the
+    guard (the course's reference networks built when a cell ran, say), was not built by the code being graded:
+    copies never run ``__init__``. Modules passed in as arguments are the caller's and exempt.
+    """
+    built: list = []
+    model = _guarded_call(cls, args, kwargs, limits, built)
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        return model
+    given = {id(m) for value in (*args, *kwargs.values()) if isinstance(value, torch.nn.Module) for m in value.modules()}
+    made = {id(m) for m in built}
+    foreign = [name or "the model itself" for name, m in model.named_modules() if id(m) not in made | given]
+    if foreign:
+        name = getattr(cls, "__name__", None) or type(cls).__name__
+        shown = ", ".join(foreign[:4]) + (f" and {len(foreign) - 4} more" if len(foreign) > 4 else "")
+        raise AssertionError(f"{name}(...): its modules {shown} were not created while the constructor ran (copies of "
+                             "modules built elsewhere, such as copy.deepcopy of another network). Create every layer "
+                             "in __init__.")
+    return model
+
+
+def _guarded_call(func: Callable, args: tuple, kwargs: dict, limits: Limits | None, built: list | None) -> Any:
     if not callable(func):
         raise AssertionError(f"expected a function, got {type(func).__name__}: {func!r}")
     name = getattr(func, "__name__", None) or type(func).__name__
     limits = limits or NO_LIMITS
     rules = _Rules(limits)
     seen: list[str] = []
-    profiler = _make_profiler(rules, seen)
+    profiler = _make_profiler(rules, seen, built)
     outer = sys.getprofile()
     error: BaseException | None = None
     result = None
@@ -467,14 +509,66 @@ def _source(obj: Any) -> str:
     return inspect.getsource(obj)
 
 
+def _helpers(obj: Any, limit: int = 12) -> list:
+    """The functions ``obj`` calls by global name that are defined beside it (same module), in order of first use.
+
+    A function split into helpers is compared together with them: pasting the reference with its helpers renamed
+    moves most of the code out of the function the test names.
+    """
+    found: list = []
+    queue = _functions_of(obj)
+    seen = {id(f) for f in queue}
+    module = getattr(obj, "__module__", None)
+    while queue and len(found) < limit:
+        func = queue.pop(0)
+        for code in _code_tree(func.__code__):
+            for name in code.co_names:
+                value = func.__globals__.get(name)
+                helper = _own_function(value) if inspect.isfunction(value) else None
+                if helper is None or id(helper) in seen or getattr(helper, "__module__", None) != module:
+                    continue
+                seen.add(id(helper))
+                found.append(helper)
+                queue.append(helper)
+    return found
+
+
+def _source_with_helpers(obj: Any) -> str:
+    parts = [textwrap.dedent(_source(obj))]
+    for helper in _helpers(obj):
+        with contextlib.suppress(OSError, TypeError):
+            parts.append(textwrap.dedent(inspect.getsource(helper)))
+    return "\n".join(parts)
+
+
 def copied_share(student: Any, reference_obj: Any) -> float:
-    """How much of ``student``'s code has the same structure as ``reference_obj`` (0 to 1), names ignored."""
+    """How much of ``student``'s code has the same structure as ``reference_obj`` (0 to 1), names ignored.
+
+    The larger of two comparisons: the code alone, and the code with the helper functions each side calls from its
+    own module (see :func:`_helpers`), so that neither inlining the reference's helpers nor renaming them hides a copy.
+    """
+    shares = [0.0]
+    for read in (_source, _source_with_helpers):
+        try:
+            mine = _normalised_tokens(read(student))
+            theirs = _normalised_tokens(read(reference_obj))
+        except (OSError, TypeError, SyntaxError):
+            continue
+        shares.append(difflib.SequenceMatcher(None, mine, theirs, autojunk=False).ratio())
+    return max(shares)
+
+
+def check_has_source(student: Any, what: str) -> None:
+    """Fail for a function or class whose source cannot be read: one made by ``exec`` or ``compile`` of a string.
+
+    Code typed into a notebook cell or a file always has a source, which the copy checks compare; a string run by
+    ``exec`` (the reference's source, say) would hide from them.
+    """
     try:
-        mine = _normalised_tokens(_source(student))
-        theirs = _normalised_tokens(_source(reference_obj))
-    except (OSError, TypeError, SyntaxError):
-        return 0.0
-    return difflib.SequenceMatcher(None, mine, theirs, autojunk=False).ratio()
+        _source(student)
+    except (OSError, TypeError):
+        raise AssertionError(f"the source of {what} cannot be read: define it in a notebook cell, not from a string "
+                             "through exec or compile") from None
 
 
 def check_not_copied(student: Any, reference_obj: Any, what: str, threshold: float = 0.9) -> None:

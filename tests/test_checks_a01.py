@@ -16,6 +16,7 @@ import pytest
 from tqdm.auto import tqdm
 
 import nbgrader_harness as H
+from nbtools import exec_as_cell
 from course_utils import grading as G
 from course_utils.checks import a01_neural_net_from_scratch as A01
 
@@ -36,7 +37,7 @@ def _namespace(**replaced_cells: str) -> dict:
     """The graded functions as a notebook defines them: the solution's cells, some replaced."""
     namespace = {"np": np, "tqdm": tqdm, "__name__": "__main__"}
     for grade_id, source in {**SOLUTION, **replaced_cells}.items():
-        exec(compile(source, f"<cell {grade_id}>", "exec"), namespace)
+        exec_as_cell(source, namespace, grade_id)
     return namespace
 
 

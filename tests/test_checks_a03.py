@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import nbgrader_harness as H
+from nbtools import exec_as_cell
 from course_utils.checks import a03_cnn_98 as C
 
 ASSIGNMENT = "a03_cnn_98"
@@ -32,7 +33,7 @@ def _solution_namespace() -> dict:
 
     namespace["tqdm"] = tqdm
     for grade_id in ("conv_output_size", "build_model", "evaluate_accuracy", "train_model"):
-        exec(compile(H.strip_solution_markers(cells[grade_id]), f"<{grade_id}>", "exec"), namespace)
+        exec_as_cell(H.strip_solution_markers(cells[grade_id]), namespace, grade_id)
     return namespace
 
 
@@ -189,7 +190,7 @@ def _variant(solution, old, new):
     source = H.strip_solution_markers(source)
     assert old in source
     namespace = dict(solution)
-    exec(compile(source.replace(old, new), "<variant>", "exec"), namespace)
+    exec_as_cell(source.replace(old, new), namespace, "variant")
     return namespace["train_model"]
 
 

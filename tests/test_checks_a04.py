@@ -13,6 +13,7 @@ import torch
 
 from course_utils import grading as G
 from course_utils.checks import a04_augmentation as C
+from nbtools import exec_as_cell
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "solutions" / "a04_augmentation" / "a04_augmentation.ipynb"
@@ -38,7 +39,7 @@ def namespace(overrides: dict[str, str] | None = None) -> dict:
     cells = {**solution_cells(), **(overrides or {})}
     ns = {"torch": torch, "math": math, "np": np, "__name__": "__main__"}
     for grade_id in GRADED:
-        exec(compile(cells[grade_id], f"<cell {grade_id}>", "exec"), ns)
+        exec_as_cell(cells[grade_id], ns, grade_id)
     return ns
 
 

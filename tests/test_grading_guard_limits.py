@@ -128,7 +128,7 @@ def test_switching_the_guard_off_is_refused():
     assert sys.getprofile() is None
 
 
-def test_a_progress_bar_may_start_its_monitor_thread():
+def test_a_thread_named_like_tqdms_monitor_is_still_refused():
     from tqdm import std
 
     def loop_with_progress_bar():
@@ -365,3 +365,126 @@ def test_in_ipython_a_cell_explains_its_code_and_a_rebuilt_reference_is_a_copy()
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"honest {np.log(2)}" in done.stdout, done.stdout
     assert "rebuilt refused:" in done.stdout and "rebuilt without its source" in done.stdout, done.stdout
+
+
+class _Net(torch.nn.Module):
+    def __init__(self, width=4):
+        super().__init__()
+        self.body = torch.nn.Sequential(torch.nn.Linear(3, width), torch.nn.ReLU(), torch.nn.Linear(width, 1))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+_PREBUILT = _Net(5)
+
+
+class _CopiedNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        import copy
+
+        self.body = copy.deepcopy(_PREBUILT.body)  # layers built before the graded call, copied in
+
+
+class _PickledNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        import io
+
+        buffer = io.BytesIO()
+        torch.save(_PREBUILT.body, buffer)
+        buffer.seek(0)
+        self.body = torch.load(buffer, weights_only=False)
+
+
+class _SharedLayerNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.head = torch.nn.Linear(3, 1)
+        self.act = _PREBUILT.body[1]  # a module made outside the constructor, not a copy, still not built here
+
+
+class _Wrapper(torch.nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+        self.head = torch.nn.Linear(1, 1)
+
+
+def test_construct_student_accepts_a_network_built_in_its_constructor():
+    model = G.construct_student(_Net, 7)
+    assert isinstance(model, _Net) and model.body[0].out_features == 7
+    assert G.construct_student(lambda: 3) == 3  # not a module: nothing to check
+
+
+@pytest.mark.parametrize("cls", [_CopiedNet, _PickledNet, _SharedLayerNet])
+def test_construct_student_refuses_modules_it_did_not_create(cls):
+    with pytest.raises(AssertionError, match="not created while the constructor ran") as info:
+        G.construct_student(cls)
+    assert "body" in str(info.value) or "act" in str(info.value)
+    assert sys.getprofile() is None
+
+
+def test_construct_student_exempts_modules_passed_in_and_still_applies_the_limits():
+    inner = _Net(2)
+    model = G.construct_student(_Wrapper, inner)
+    assert model.inner is inner
+    with pytest.raises(AssertionError, match="used torch.nn"):
+        G.construct_student(_Wrapper, inner, limits=G.Limits(modules=("torch.nn",)))  # torch.nn's code is forbidden here
+
+
+def test_a_one_line_reference_run_from_a_string_is_a_copy_and_the_same_line_in_a_cell_is_not():
+    """Below the size at which typed code is compared, code that no source explains is still recognised."""
+    import inspect
+
+    from course_utils import augment
+
+    assert len(augment.mixup.__code__.co_code) < G.MIN_COPY_BYTES
+    source = "import torch\n\n" + inspect.getsource(augment.mixup).replace("@reference\n", "")
+    source = source.replace(" -> tuple[torch.Tensor, torch.Tensor]", "")
+    namespace: dict = {}
+    exec(compile(source, "<my augment>", "exec"), namespace)
+    x, y, perm = torch.rand(3, 1, 2, 2), torch.eye(3), torch.tensor([1, 2, 0])
+
+    def wrapper(images, targets, lam, permutation):  # honest-looking code that calls the exec'd copy
+        return namespace["mixup"](images, targets, lam, permutation)
+
+    with pytest.raises(AssertionError, match="rebuilt without its source"):
+        G.call_student(wrapper, x, y, 0.3, perm)
+    typed = _run_as_cell(source, "mixup")  # the same line typed into a cell
+    mixed, _ = G.call_student(typed["mixup"], x, y, 0.3, perm)
+    torch.testing.assert_close(mixed, 0.3 * x + 0.7 * x[perm])
+
+
+def test_copied_share_compares_helpers_too():
+    """The reference pasted with its helpers renamed: the function alone differs, with its helpers it is a copy."""
+    import inspect
+
+    from course_utils import augment
+
+    source = "import torch\n\n" + "\n\n".join(
+        inspect.getsource(f).replace("@reference\n", "") for f in (augment.kl_divergence, augment.js_divergence,
+                                                                  augment.js_consistency_loss))
+    for old, new in (("js_consistency_loss", "my_loss"), ("js_divergence", "_jsd"), ("kl_divergence", "_kl"),
+                     ("probabilities", "probs"), ("mixture", "mid"), ("distributions", "ds"), ("ratio", "r")):
+        source = source.replace(old, new)
+    namespace = _run_as_cell(source, "js")
+    assert G.copied_share(namespace["my_loss"], augment.js_consistency_loss) >= 0.95
+    with pytest.raises(AssertionError, match="same structure"):
+        G.check_not_copied(namespace["my_loss"], augment.js_consistency_loss, "your loss", 0.8)
+    own = _run_as_cell(
+        "import torch\n\n"
+        "def my_loss(a, b, c):\n"
+        "    p = torch.stack([torch.softmax(t, dim=1) for t in (a, b, c)])\n"
+        "    m = p.mean(0, keepdim=True)\n"
+        "    return (p * (p.clamp_min(1e-12).log() - m.clamp_min(1e-12).log())).sum(-1).mean(0).mean()\n", "own")
+    assert G.copied_share(own["my_loss"], augment.js_consistency_loss) < 0.6
+
+
+def test_check_has_source_refuses_code_from_a_string():
+    namespace: dict = {}
+    exec("def f(x):\n    return x + 1\n", namespace)
+    with pytest.raises(AssertionError, match="cannot be read"):
+        G.check_has_source(namespace["f"], "your f")
+    G.check_has_source(_run_as_cell("def f(x):\n    return x + 1\n", "f")["f"], "your f")

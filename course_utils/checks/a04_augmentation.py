@@ -1,4 +1,4 @@
-"""Checks for assignment a04_augmentation: the CS776A operations, Cutout, Mixup, CutMix, AugMix and the JS loss.
+"""Checks for assignment a04_augmentation: four classic pixel operations, Cutout, Mixup, CutMix, AugMix and the JS loss.
 
 Every call of the student's code goes through :func:`call_graded`, which runs it under
 :func:`course_utils.grading.call_student` with the task's limits. The oracles are torchvision's own
@@ -14,6 +14,10 @@ no PIL, scikit-image, SciPy, OpenCV or kornia, no ``grid_sample``/``affine_grid`
 interpolation), and not the course's ``course_utils.augment``. ``AUGMIX_LIMITS`` (part 3, ``augmix_mix`` and
 ``augmix``): the same. ``JS_LIMITS`` (part 3, ``js_consistency_loss``): the same, plus no ready-made divergence
 (``torch.nn.functional.kl_div``, ``nn.KLDivLoss``, ``torch.distributions.kl_divergence``).
+
+Every graded function must have a readable source (defined in a cell, not by ``exec`` of a string), and ``rotate``,
+``cutmix``, ``augmix`` and ``js_consistency_loss`` must not share the reference's structure (names ignored, helpers
+included) at ``COPY_THRESHOLD`` or above (:func:`_own_work`).
 
 Promise list (what the instructions promise, and the check that holds the student to it)
 ----------------------------------------------------------------------------------------
@@ -196,11 +200,26 @@ def _unchanged(tensor: torch.Tensor, before: torch.Tensor, what: str) -> None:
     G.check_true(torch.equal(tensor, before), f"{what} changed its input in place; work on a copy")
 
 
-# ------------------------------------------------------------------ part 1: the CS776A operations
+# Graded functions compared with the reference's structure (names ignored, helpers included): long enough that an
+# honest version differs. Measured on the solution and on wrong solutions written without the reference: at most 0.67;
+# the reference pasted with every name changed: 0.83 to 0.95. The short ones (augmix_mix, mixup, the pixel
+# operations) are left out: the formula the instructions give is most of their code.
+COPY_THRESHOLD = 0.8
+
+
+def _own_work(student: Callable, name: str) -> None:
+    """The student's function has a readable source (no exec of a string) and, for the long ones, is not the reference."""
+    G.check_has_source(student, f"your {name}")
+    if name in ("rotate", "cutmix", "augmix", "js_consistency_loss"):
+        G.check_not_copied(student, _reference(name), f"your {name}", COPY_THRESHOLD)
+
+
+# ------------------------------------------------------------------ part 1: four classic operations
 
 
 def check_im_enhance(im_enhance: Callable, rng: np.random.Generator, cases: int = 4) -> None:
     """E1-E3 on fresh random sizes and per-channel value ranges."""
+    _own_work(im_enhance, "im_enhance")
     generator = G.torch_generator(rng)
     for case in range(cases):
         n, h, w = int(rng.integers(1, 5)), int(rng.integers(3, 17)), int(rng.integers(3, 17))
@@ -224,6 +243,7 @@ def check_im_enhance(im_enhance: Callable, rng: np.random.Generator, cases: int 
 
 def check_posterize(posterize: Callable, rng: np.random.Generator, cases: int = 5) -> None:
     """P1-P2 on fresh random images and numbers of bits (torchvision's posterize as the oracle)."""
+    _own_work(posterize, "posterize")
     generator = G.torch_generator(rng)
     for case in range(cases):
         bits = int(rng.integers(1, 9)) if case else 8
@@ -252,7 +272,8 @@ def _disc(h: int, w: int, margin: float = 1.5) -> torch.Tensor:
 
 def check_rotate(rotate: Callable, random_rotate: Callable, rng: np.random.Generator, cases: int = 4) -> None:
     """R1-R4 on fresh random images, sizes and angles; torchvision's rotate (nearest) and torch.rot90 as oracles."""
-    G.check_not_copied(rotate, _reference("rotate"), "your rotate")
+    _own_work(rotate, "rotate")
+    _own_work(random_rotate, "random_rotate")
     TF = _tv()
     generator = G.torch_generator(rng)
     for case in range(cases):
@@ -295,6 +316,7 @@ def check_rotate(rotate: Callable, random_rotate: Callable, rng: np.random.Gener
 
 def check_contrast_hflip(contrast_hflip: Callable, rng: np.random.Generator, cases: int = 4) -> None:
     """H1-H2 on fresh random images, contrast factors and flip flags; torchvision's horizontal_flip as the oracle."""
+    _own_work(contrast_hflip, "contrast_hflip")
     TF = _tv()
     reference = _reference("contrast_hflip")
     generator = G.torch_generator(rng)
@@ -326,6 +348,7 @@ def check_contrast_hflip(contrast_hflip: Callable, rng: np.random.Generator, cas
 
 def check_cutout(cutout: Callable, rng: np.random.Generator, cases: int = 4) -> None:
     """C1-C2 with torchvision's ``erase`` on the clipped box as the oracle."""
+    _own_work(cutout, "cutout")
     TF = _tv()
     generator = G.torch_generator(rng)
     for case in range(cases):
@@ -368,6 +391,7 @@ def _pair(value: Any, what: str, length: int = 2) -> tuple:
 
 def check_mixup(mixup: Callable, rng: np.random.Generator, cases: int = 4) -> None:
     """M1-M2 on fresh random batches, lambdas and partner permutations."""
+    _own_work(mixup, "mixup")
     generator = G.torch_generator(rng)
     for case in range(cases):
         n, k = int(rng.integers(2, 7)), int(rng.integers(2, 6))
@@ -389,7 +413,7 @@ def check_mixup(mixup: Callable, rng: np.random.Generator, cases: int = 4) -> No
 def check_cutmix(cutmix: Callable, rng: np.random.Generator, cases: int = 6) -> None:
     """X1-X2 on fresh random batches, lambdas, centres (border ones included) and permutations."""
     reference = _reference("cutmix")
-    G.check_not_copied(cutmix, reference, "your cutmix")
+    _own_work(cutmix, "cutmix")
     generator = G.torch_generator(rng)
     for case in range(cases):
         n, k = int(rng.integers(2, 6)), int(rng.integers(2, 6))
@@ -420,6 +444,7 @@ def check_cutmix(cutmix: Callable, rng: np.random.Generator, cases: int = 6) -> 
 
 def check_augmix_mix(augmix_mix: Callable, rng: np.random.Generator, cases: int = 3) -> None:
     """A1 on fresh random images, chains, Dirichlet weights and m."""
+    _own_work(augmix_mix, "augmix_mix")
     generator = G.torch_generator(rng)
     for case in range(cases):
         n, width = int(rng.integers(1, 6)), int(rng.integers(1, 5))
@@ -436,7 +461,7 @@ def check_augmix_mix(augmix_mix: Callable, rng: np.random.Generator, cases: int 
 
 def check_augmix(augmix: Callable, rng: np.random.Generator) -> None:
     """A2-A3: output range and shape, the number of operations per chain, identity, and the Beta/Dirichlet weights."""
-    G.check_not_copied(augmix, _reference("augmix"), "your augmix")
+    _own_work(augmix, "augmix")
     torch.manual_seed(int(rng.integers(2**31)))
     width, depth = int(rng.integers(1, 5)), int(rng.integers(1, 4))
     images = torch.randint(0, 256, (4, 3, 6, 6), dtype=torch.uint8)
@@ -483,6 +508,7 @@ def _oracle_js(logits: list[torch.Tensor]) -> torch.Tensor:
 
 def check_js_consistency_loss(js_consistency_loss: Callable, rng: np.random.Generator, cases: int = 4) -> None:
     """J1-J2 on fresh random logits of several scales."""
+    _own_work(js_consistency_loss, "js_consistency_loss")
     generator = G.torch_generator(rng)
     for case in range(cases):
         n, k = int(rng.integers(1, 9)), int(rng.integers(2, 11))

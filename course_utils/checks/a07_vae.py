@@ -274,7 +274,7 @@ def check_architecture(Encoder, Decoder, VAE, rng: np.random.Generator | None = 
     x = torch.rand(n, 1, 28, 28, generator=G.torch_generator(rng))
     z = torch.randn(n, latent, generator=G.torch_generator(rng))
     for inner in (False, True):
-        encoder = G.call_student(Encoder, latent, inner_decoder=inner, limits=NO_DISTRIBUTIONS)
+        encoder = G.construct_student(Encoder, latent, inner_decoder=inner, limits=NO_DISTRIBUTIONS)
         out: dict = {}
         heights = _collapse(_heights(encoder, lambda: out.update(r=G.call_student(encoder, x, limits=NO_DISTRIBUTIONS))))
         G.check_true(isinstance(out["r"], (tuple, list)) and len(out["r"]) == 2, "Encoder(x) should return a pair (mu, logvar)")
@@ -287,7 +287,7 @@ def check_architecture(Encoder, Decoder, VAE, rng: np.random.Generator | None = 
         G.check_true(up == inner, f"Encoder(inner_decoder={inner}): the heights of its 4-D feature maps go {[28] + heights}; "
                                   + ("with an inner decoder they must grow again after downsampling" if inner
                                      else "without an inner decoder they should only shrink"))
-        decoder = G.call_student(Decoder, latent, inner_encoder=inner, limits=NO_DISTRIBUTIONS)
+        decoder = G.construct_student(Decoder, latent, inner_encoder=inner, limits=NO_DISTRIBUTIONS)
         heights = _collapse(_heights(decoder, lambda: out.update(r=G.call_student(decoder, z, limits=NO_DISTRIBUTIONS))))
         G.check_shape(_tensor(out["r"], "Decoder"), (n, 1, 28, 28), f"logits of Decoder({latent}, inner_encoder={inner}) on z {tuple(z.shape)}")
         down, up = _down_up(heights)
@@ -296,7 +296,7 @@ def check_architecture(Encoder, Decoder, VAE, rng: np.random.Generator | None = 
                                     + ("with an inner encoder they must shrink and grow again" if inner
                                        else "without an inner encoder they should only grow"))
     for inner_decoder, inner_encoder in ((False, False), (True, False), (False, True), (True, True)):
-        model = G.call_student(VAE, latent, inner_decoder=inner_decoder, inner_encoder=inner_encoder, limits=NO_DISTRIBUTIONS)
+        model = G.construct_student(VAE, latent, inner_decoder=inner_decoder, inner_encoder=inner_encoder, limits=NO_DISTRIBUTIONS)
         what = f"VAE({latent}, inner_decoder={inner_decoder}, inner_encoder={inner_encoder})"
         G.check_true(isinstance(model, nn.Module) and hasattr(model, "encoder") and hasattr(model, "decoder"),
                      f"{what} should be an nn.Module with attributes encoder and decoder")
@@ -396,7 +396,7 @@ def _split_epochs(calls: list, n_images: int) -> list[list]:
 def check_train_vae_history(train_vae, VAE, images: torch.Tensor, epochs: int = 2, batch_size: int | None = None) -> dict:
     """A short run, watched batch by batch: epochs, batches, shuffling, the history's means, training in place, lr."""
     torch.manual_seed(0)
-    model = G.call_student(VAE, 8, limits=NO_DISTRIBUTIONS)
+    model = G.construct_student(VAE, 8, limits=NO_DISTRIBUTIONS)
     model.eval()  # handed over in evaluation mode: train_vae must switch it to training mode itself
     before = [p.detach().clone() for p in model.parameters()]
     watch = _TrainingWatch(model)
@@ -440,7 +440,7 @@ def check_train_vae_history(train_vae, VAE, images: torch.Tensor, epochs: int = 
                       f"history[{key_name!r}]: the mean per image over each epoch of the batches model(x) produced", rtol=5e-4, atol=1e-2)
     changed = any(not torch.equal(a, p.detach()) for a, p in zip(before, model.parameters()))
     G.check_true(changed, "train_vae did not change the model's parameters; it should train the model it is given, in place")
-    frozen = G.call_student(VAE, 8, limits=NO_DISTRIBUTIONS)
+    frozen = G.construct_student(VAE, 8, limits=NO_DISTRIBUTIONS)
     frozen_before = [p.detach().clone() for p in frozen.parameters()]
     G.call_student(train_vae, frozen, images[:64], 1, lr=0.0, limits=TRAINING_LIMITS)
     G.check_true(all(torch.equal(a, p.detach()) for a, p in zip(frozen_before, frozen.parameters())),
@@ -480,7 +480,7 @@ def graded_run(train_vae, VAE, seed: int = 0) -> dict[str, float]:
 
     order = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(2024))[:GRADED_TRAIN_SIZE]
     seed_everything(seed)
-    model = G.call_student(VAE, 16, limits=NO_DISTRIBUTIONS)
+    model = G.construct_student(VAE, 16, limits=NO_DISTRIBUTIONS)
     watch = _TrainingWatch(model)
     calls = watch.calls
     try:

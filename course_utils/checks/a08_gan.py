@@ -218,7 +218,7 @@ def check_generator(Generator, rng: np.random.Generator | None = None, reference
     latents = [64, int(rng.choice([8, 16, 32, 100])), int(rng.integers(2, 130))]
     for latent in latents:
         torch.manual_seed(int(rng.integers(0, 2**31)))
-        model = G.call_student(Generator, latent, limits=NO_COURSE_GAN)
+        model = G.construct_student(Generator, latent, limits=NO_COURSE_GAN)
         what = f"Generator({latent})"
         G.check_true(isinstance(model, nn.Module), f"{what} should be an nn.Module")
         _parameters(model, what)
@@ -257,7 +257,7 @@ def check_discriminator(Discriminator, rng: np.random.Generator | None = None, r
     if reference is not None:
         G.check_not_copied(Discriminator, reference, "Discriminator")
     torch.manual_seed(int(rng.integers(0, 2**31)))
-    model = G.call_student(Discriminator, limits=NO_COURSE_GAN)
+    model = G.construct_student(Discriminator, limits=NO_COURSE_GAN)
     G.check_true(isinstance(model, nn.Module), "Discriminator() should be an nn.Module")
     _parameters(model, "Discriminator()")
     model.train()
@@ -543,8 +543,8 @@ def graded_run(train_step, Generator, Discriminator, seed: int = 0) -> dict[str,
 
     train_images, test_images = digits(train=True), digits(train=False)
     seed_everything(seed)
-    gen = G.call_student(Generator, GRADED_LATENT, limits=NO_COURSE_GAN)
-    disc = G.call_student(Discriminator, limits=NO_COURSE_GAN)
+    gen = G.construct_student(Generator, GRADED_LATENT, limits=NO_COURSE_GAN)
+    disc = G.construct_student(Discriminator, limits=NO_COURSE_GAN)
     opt_g = torch.optim.Adam(gen.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=2e-4, betas=(0.5, 0.999))
     order = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(2024))

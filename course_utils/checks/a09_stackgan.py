@@ -175,11 +175,7 @@ def not_copied(student, reference_obj, what: str) -> None:
     Code typed into a notebook cell always has a source; code made by ``exec`` of a string (the reference's
     source, say) has none, and the structural comparison could not see it.
     """
-    try:
-        G._source(student)
-    except (OSError, TypeError):
-        raise AssertionError(f"the source of {what} cannot be read: define it in a notebook cell, not from a string "
-                             "through exec or compile") from None
+    G.check_has_source(student, what)
     G.check_not_copied(student, reference_obj, what, COPY_THRESHOLD)
 
 
@@ -266,7 +262,7 @@ def check_conditioning_augmentation(ConditioningAugmentation, rng: np.random.Gen
     for embed_dim, cond_dim in ((32, 16), (int(rng.integers(3, 40)), int(rng.integers(2, 20)))):
         _seed(rng)
         what = f"ConditioningAugmentation({embed_dim}, {cond_dim})"
-        ca = _module(G.call_student(ConditioningAugmentation, embed_dim, cond_dim, limits=NO_COURSE_STACKGAN), what)
+        ca = _module(G.construct_student(ConditioningAugmentation, embed_dim, cond_dim, limits=NO_COURSE_STACKGAN), what)
         layer = _the_linear(ca, embed_dim, cond_dim, what)
         with torch.no_grad():  # weights of the test's choosing: log-variances well away from 0
             layer.weight.copy_(torch.randn(layer.weight.shape, generator=gen) * 0.4)
@@ -424,10 +420,10 @@ def check_stage_one(StageIGenerator, ConditioningAugmentation, rng: np.random.Ge
         _seed(rng)
         if embed_dim is None:
             what, (embed_dim, cond_dim, noise_dim) = "StageIGenerator()", (32, 16, 32)
-            model = G.call_student(StageIGenerator, limits=NO_COURSE_STACKGAN)
+            model = G.construct_student(StageIGenerator, limits=NO_COURSE_STACKGAN)
         else:
             what = f"StageIGenerator(embed_dim={embed_dim}, cond_dim={cond_dim}, noise_dim={noise_dim})"
-            model = G.call_student(StageIGenerator, embed_dim=embed_dim, cond_dim=cond_dim, noise_dim=noise_dim,
+            model = G.construct_student(StageIGenerator, embed_dim=embed_dim, cond_dim=cond_dim, noise_dim=noise_dim,
                                    limits=NO_COURSE_STACKGAN)
         _module(model, what)
         _parameters(model, what)
@@ -454,7 +450,7 @@ def check_residual_block(ResidualBlock, rng: np.random.Generator | None = None) 
     for channels in (8, int(rng.integers(2, 20))):
         _seed(rng)
         what = f"ResidualBlock({channels})"
-        block = _module(G.call_student(ResidualBlock, channels, limits=NO_COURSE_STACKGAN), what)
+        block = _module(G.construct_student(ResidualBlock, channels, limits=NO_COURSE_STACKGAN), what)
         body = getattr(block, "body", None)
         G.check_true(isinstance(body, nn.Module), f"{what}: store F, the block's layers, as self.body (an nn.Module)")
         block.eval()
@@ -492,10 +488,10 @@ def check_stage_two(StageIIGenerator, ResidualBlock, ConditioningAugmentation, r
         _seed(rng)
         if embed_dim is None:
             what, (embed_dim, cond_dim, n_residual) = "StageIIGenerator()", (32, 16, 2)
-            model = G.call_student(StageIIGenerator, limits=NO_COURSE_STACKGAN)
+            model = G.construct_student(StageIIGenerator, limits=NO_COURSE_STACKGAN)
         else:
             what = f"StageIIGenerator(embed_dim={embed_dim}, cond_dim={cond_dim}, n_residual={n_residual})"
-            model = G.call_student(StageIIGenerator, embed_dim=embed_dim, cond_dim=cond_dim, n_residual=n_residual,
+            model = G.construct_student(StageIIGenerator, embed_dim=embed_dim, cond_dim=cond_dim, n_residual=n_residual,
                                    limits=NO_COURSE_STACKGAN)
         _module(model, what)
         _parameters(model, what)
