@@ -12,7 +12,7 @@ run inside a training loop on the GPU without a ``DataLoader``.
 Chapter 5 adds readable from-scratch versions of the operations it teaches, each tested against the
 ``torchvision.transforms.v2`` operation that does the same job (``tests/test_augment.py``):
 
-* the CS776A set on ``uint8`` images (N, C, H, W): :func:`im_enhance` (contrast stretching),
+* four classic operations on ``uint8`` images (N, C, H, W): :func:`im_enhance` (contrast stretching),
   :func:`posterize`, :func:`rotate_forward` (forward mapping, which leaves holes), :func:`rotate` and
   :func:`random_rotate` (inverse mapping with interpolation), :func:`contrast_hflip` and
   :func:`random_contrast_hflip`;
@@ -129,7 +129,7 @@ class AugmentedBatches:
 
 
 
-# ------------------------------------------------------------------ the CS776A operations (uint8 images)
+# ------------------------------------------------------------------ four classic operations (uint8 images)
 
 
 def _check_uint8(images: torch.Tensor, name: str) -> None:

@@ -155,7 +155,7 @@ def test_random_rotate_draws_angles_in_range():
 
 
 def test_contrast_hflip_against_torchvision():
-    # torchvision's adjust_contrast pivots on the image's mean grey level, CS776A on 128: on a one-channel image
+    # torchvision's adjust_contrast pivots on the image's mean grey level, the classic contrast change on 128: on a one-channel image
     # whose mean is exactly 128 they agree (within one level: torchvision truncates, we round)
     values = torch.tensor([100, 156, 30, 226, 128, 128], dtype=torch.uint8)
     image = values.repeat(6).view(1, 1, 6, 6)
