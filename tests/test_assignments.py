@@ -112,10 +112,23 @@ def test_blank_release_scores_zero(graded, assignment):
     assert score == 0, f"{assignment}: the unanswered release already scores {score}"
 
 
+REVIEWED = "caught by the review"  # in a mutant's description: it keeps its points in the first grading and is flagged
+
+
 @pytest.mark.parametrize("assignment,mutant", PIPELINE_CASES)
 def test_gaming_mutant_loses_points_in_the_pipeline(graded, assignment, mutant):
+    """Every gaming mutant loses points; one that runs the course's reference when its cell runs (outside the
+    run-time guard's watch) is flagged instead, for the review regrade without its forbidden import
+    (``--no-review`` here: the regrade itself is tested in tests/test_grader_audit.py and measured in the README)."""
     score, max_score = graded[assignment][1][f"mutant-{mutant}"]
-    assert score < max_score, f"{assignment}: mutant {mutant!r} still earns full marks ({score}/{max_score})"
+    description = next(m.description for m in MUTANTS[assignment] if m.name == mutant)
+    if REVIEWED in description:
+        course = graded[assignment][0]
+        record = json.loads((course.grading / "logs" / assignment / "status.json").read_text())[f"mutant-{mutant}"]
+        assert record["status"] == "flagged" and "flagged code" in record.get("reason", ""), record
+        assert record.get("limits") or record.get("findings"), record
+    else:
+        assert score < max_score, f"{assignment}: mutant {mutant!r} still earns full marks ({score}/{max_score})"
 
 
 @pytest.mark.parametrize("assignment,mutant", PLAUSIBLE_CASES)

@@ -121,6 +121,18 @@ def test_neutralised_copy_replaces_only_the_flagged_statements():
     assert F.cell_of(nb, "double").source == source  # the submission itself is untouched
 
 
+def test_neutralised_copy_also_takes_out_what_the_limits_forbid(limited):
+    """A table of answers computed with a forbidden module when the cell runs, outside the run-time guard's watch."""
+    source = ("import torch as T\n\nTABLE = T.arange(10.0) * 2\n\n\ndef double(x):\n"
+              "    return np.asarray(TABLE)[np.asarray(x, dtype=int)]\n")
+    nb = student(double=source)
+    found = findings(nb, release(), limited)
+    assert {f.kind for f in found} == {"limits"}
+    text = F.cell_of(neutralised(nb, found), "double").source
+    assert "torch" not in text and "TABLE = " not in text and "def double" in text
+    compile(text, "cell", "exec")
+
+
 def test_limits_that_govern_some_cells_are_audited_in_those_cells_only():
     """a03: PyTorch is forbidden in conv_output_size, and nn.BatchNorm2d is what build_model is for."""
     import nbformat

@@ -4,8 +4,8 @@ The grader runs each notebook in a sandbox and restores what the tests rely on
 before every test cell (:mod:`course_utils.grader.execute`), so the known
 tricks earn nothing. This static scan is another layer: it points an
 instructor at code that no honest answer needs, and the autograder regrades a
-submission with the flagged statements taken out to see whether the grade
-depended on them (:func:`neutralised`). It reads the code; it never runs it.
+submission with the flagged statements (of both kinds) taken out to see whether
+the grade depended on them (:func:`neutralised`). It reads the code; it never runs it.
 
 Two kinds of finding:
 
@@ -333,17 +333,18 @@ def audit(nb: nbformat.NotebookNode, release: nbformat.NotebookNode, assignment:
 
 
 def neutralised(nb: nbformat.NotebookNode, found: list[Finding]) -> nbformat.NotebookNode:
-    """A copy of ``nb`` with every statement that holds a tamper finding replaced by ``pass``.
+    """A copy of ``nb`` with every statement that holds a finding replaced by ``pass``.
 
-    Graded next to the submission, it shows whether the grade depended on the flagged code.
+    Graded next to the submission, it shows whether the grade depended on the flagged code: tampering, or a use of
+    what the task's limits forbid (a forbidden module imported in a governed cell to run the course's reference when
+    the cell runs, outside the run-time guard's watch, say).
     """
     import copy
 
     out = copy.deepcopy(nb)
     by_cell: dict[int, list[tuple[int, int]]] = {}
     for finding in found:
-        if finding.kind == "tamper":
-            by_cell.setdefault(finding.cell_index, []).append((finding.line, finding.end_line))
+        by_cell.setdefault(finding.cell_index, []).append((finding.line, finding.end_line))
     for index, spans in by_cell.items():
         cell = out.cells[index]
         lines = cell.source.splitlines()

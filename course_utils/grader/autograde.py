@@ -24,7 +24,8 @@ Grades come only from the grader:
   not up to date (a submission graded for its current file and the current
   release is skipped unless ``--force`` or ``--student``).
 * **Tamper evidence.** Each submission is audited
-  (:mod:`course_utils.grader.audit`); one with flagged code is graded a second
+  (:mod:`course_utils.grader.audit`); one with flagged code (tampering, or a use
+  of what the task's limits forbid in a cell they govern) is graded a second
   time with those statements removed, in a scratch course, and is "flagged"
   when the grade differs. So is a submission in whose kernel the guard saw
   tampering, and one with a manual score on an autograded test (a manual score
@@ -458,7 +459,7 @@ def _audit_submission(course: Course, assignment: str, student: str) -> tuple[li
             continue  # nbgrader will say why it cannot read it
         found = find(nb, release, assignment)
         found_all += found
-        if any(f.kind == "tamper" for f in found):
+        if found:
             neutral[name] = neutralised(nb, found)
     return found_all, neutral
 
@@ -603,16 +604,20 @@ def _autograde_locked(course, assignment, students, workers, nbgrader_args, stud
             tamper = [str(f) for f in found.findings if f.kind == "tamper"]
             limits = [str(f) for f in found.findings if f.kind == "limits"]
             extra.update({"findings": tamper, "limits": limits})
-            if limits:
-                notes.append(f"review: {len(limits)} use(s) of what the task's limits forbid ({limits[0]})")
-            if tamper:
+            flagged = tamper + limits  # both are taken out for the second grading
+            if flagged:
                 if found.score is not None and score is not None and abs(found.score - score) > 1e-9:
                     flags.append(f"the grade depends on flagged code ({score:g} with it, {found.score:g} without; "
-                                 f"{tamper[0]})")
+                                 f"{flagged[0]})")
                 elif found.score is None:
-                    flags.append(f"flagged code, not regraded without it ({tamper[0]})")
+                    flags.append(f"flagged code, not regraded without it ({flagged[0]})")
                 else:
-                    notes.append(f"review: {len(tamper)} flagged construct(s), the grade is the same without them ({tamper[0]})")
+                    if limits:
+                        notes.append(f"review: {len(limits)} use(s) of what the task's limits forbid, the grade is the "
+                                     f"same without them ({limits[0]})")
+                    if tamper:
+                        notes.append(f"review: {len(tamper)} flagged construct(s), the grade is the same without them "
+                                     f"({tamper[0]})")
                 extra["score_without_flagged"] = found.score
         if guard["died"] is not None:
             notes = [n for n in notes if "kernel died" not in n]
