@@ -346,7 +346,7 @@ def _make_profiler(rules: _Rules, seen: list[str], built: list | None = None):
     With ``built``, every ``torch.nn.Module`` whose ``__init__`` runs is appended to it.
     """
     verdicts: dict[int, tuple[Any, str | None]] = {}
-    module_init = sys.modules["torch"].nn.Module.__init__.__code__ if built is not None else None
+    module_init = importlib.import_module("torch").nn.Module.__init__.__code__ if built is not None else None
     c_verdicts: dict[str, str | None] = {}
     thread_start = threading.Thread.start.__code__
     own_code = _guarded_call.__code__  # the guard's own calls around the student's function
