@@ -419,8 +419,8 @@ def construct_student(cls: Callable, *args: Any, limits: Limits | None = None, *
     if not isinstance(model, torch.nn.Module):
         return model
     given = {id(m) for value in (*args, *kwargs.values()) if isinstance(value, torch.nn.Module) for m in value.modules()}
-    made = {id(m) for m in built}
-    foreign = [name or "the model itself" for name, m in model.named_modules() if id(m) not in made | given]
+    known = {id(m) for m in built} | given
+    foreign = [name or "the model itself" for name, m in model.named_modules() if id(m) not in known]
     if foreign:
         name = getattr(cls, "__name__", None) or type(cls).__name__
         shown = ", ".join(foreign[:4]) + (f" and {len(foreign) - 4} more" if len(foreign) > 4 else "")

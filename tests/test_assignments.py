@@ -2,7 +2,8 @@
 
 For each assignment, in a throw-away course directory: the solution autogrades
 to full marks, the released notebook to zero, every mutant (a wrong solution
-under tests/mutants/) loses points, and the committed release equals a fresh
+under tests/mutants/) loses points (a gaming one "caught by the review" is
+flagged instead), and the committed release equals a fresh
 ``nbgrader generate_assignment``.
 
 The solution, the blank release, every gaming mutant (points without the work:
