@@ -121,12 +121,20 @@ def test_student_runs_chapter_2_and_explores(lab, tmp_path):
         handle = cell.locator(".widget-hslider .noUi-handle-upper")  # the upper end of the z range
         readout = cell.locator(".widget-hslider .widget-readout").last
         range_before = readout.inner_text()
-        box = handle.bounding_box()
-        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        page.mouse.down()
-        page.mouse.move(box["x"] - 25, box["y"] + box["height"] / 2, steps=8)
-        page.mouse.up()
-        assert readout.inner_text() != range_before, "the slider did not move"
+        for _ in range(3):  # a drag that starts while the output area is still settling can miss the handle
+            handle.hover()  # scrolled into view and stable
+            box = handle.bounding_box()
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            page.mouse.down()
+            page.mouse.move(box["x"] - 25, box["y"] + box["height"] / 2, steps=8)
+            page.mouse.up()
+            for _ in range(10):
+                if readout.inner_text() != range_before:
+                    break
+                page.wait_for_timeout(300)
+            if readout.inner_text() != range_before:
+                break
+        assert readout.inner_text() != range_before, "three drags of the upper handle did not move the slider"
         for _ in range(60):
             if figure.get_attribute("src") != before:
                 break
