@@ -206,6 +206,8 @@ def _worker_main(conn, parent_end, root: str, nbgrader_args: list[str], single_t
     """A worker: start nbgrader once, then autograde each job received until None."""
     parent_end.close()  # the grader's end: holding it would keep this worker waiting forever if the grader died
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the grader's to handle
+    if hasattr(signal, "pthread_sigmask"):  # started with them held back (spawn below); its kernels must get them
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     os.chdir(root)
     os.environ.update(nbgrader_env())
@@ -565,9 +567,16 @@ def _autograde_locked(course, assignment, students, workers, nbgrader_args, stud
         parent, child = context.Pipe()
         process = context.Process(target=_worker_main, daemon=False, args=(
             child, parent, str(course.root), list(nbgrader_args), workers > 1, str(log_dir / f"worker-{len(pool)}.log")))
-        process.start()
-        child.close()
-        pool.append(_Worker(process, parent))
+        # Ctrl-C held back until the worker is in the pool: one that lands in between would leave a worker
+        # nobody stops, and Python's exit would wait for it forever
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}) if _main_thread() else None
+        try:
+            process.start()
+            child.close()
+            pool.append(_Worker(process, parent))
+        finally:
+            if held is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
     def record(student: str, result: Result, extra: dict | None = None) -> None:
         results[student] = result
@@ -720,6 +729,10 @@ class GradingInterrupted(KeyboardInterrupt):
     def __init__(self, results: list[Result]):
         super().__init__("interrupted")
         self.results = results
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread() and hasattr(signal, "pthread_sigmask")
 
 
 def _raise_interrupt(signum, frame):
