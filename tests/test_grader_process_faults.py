@@ -8,6 +8,7 @@ running when the test acts sleep in a cell (their kernel is in the sandbox).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -69,11 +70,46 @@ def release(root: Path) -> Path:
     return root / "assignments" / F.MINI / F.NB
 
 
+def _as_from_a_terminal() -> None:
+    """In the child before exec: Ctrl-C's signal at its default, as in a shell's foreground job. A test run
+    started in the background by a non-interactive shell ignores SIGINT, and an ignored signal stays ignored
+    across exec, so without this the grader would never see the Ctrl-C the test sends."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(root: Path, started: list, *args: str) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "course_utils.grader", *args], cwd=root, env=F.grader_env(),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = subprocess.Popen([sys.executable, "-m", "course_utils.grader", *args], cwd=root,
+                               env=F.grader_env(PYTHONFAULTHANDLER="1"),  # SIGABRT prints every thread's stack
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                               preexec_fn=_as_from_a_terminal)
     started.append(process)
     return process
+
+
+def finish(process: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    """``communicate`` with a diagnosis when it times out: the grader's own stacks if it is still running,
+    otherwise the processes that still hold its output pipes open."""
+    try:
+        return process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    if process.poll() is None:
+        what = "the grader is still running; its threads' stacks are in its stderr"
+        process.send_signal(signal.SIGABRT)
+    else:
+        pipes = {f"pipe:[{os.fstat(stream.fileno()).st_ino}]" for stream in (process.stdout, process.stderr)}
+        holders = []
+        for fds in Path("/proc").glob("[0-9]*/fd"):
+            with contextlib.suppress(OSError):
+                if pipes & {os.readlink(fd) for fd in fds.iterdir()} and int(fds.parent.name) != os.getpid():
+                    command = (fds.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                    holders.append(f"{fds.parent.name}: {command[:200]}")
+        what = f"the grader exited ({process.returncode}) but these processes hold its output pipes: {holders}"
+    try:
+        output, errors = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        output, errors = "", "(nothing more could be read)"
+    raise AssertionError(f"no exit within {timeout:g} s: {what}\n{output[-3000:]}\n{errors[-6000:]}")
 
 
 def status(root: Path) -> dict:
@@ -96,8 +132,11 @@ def wait_for(condition, what: str, timeout: float = 400.0):
 
 
 def sandboxes_of(process: subprocess.Popen) -> list[psutil.Process]:
+    """The kernels' sandboxes under the grader's workers (not the grader's own check that bubblewrap works,
+    a sandbox started by the grader itself before any worker exists)."""
     try:
-        family = psutil.Process(process.pid).children(recursive=True)
+        workers = [p for p in psutil.Process(process.pid).children() if _name(p) != "bwrap"]
+        family = [q for worker in workers for q in worker.children(recursive=True)]
     except psutil.NoSuchProcess:
         return []
     return [p for p in family if _name(p) == "bwrap"]
@@ -172,7 +211,7 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_finishes_the_job(course):
              "quick to be graded while a slow one runs")
     family = psutil.Process(grader.pid).children(recursive=True)
     os.killpg(grader.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
-    output, errors = grader.communicate(timeout=120)
+    output, errors = finish(grader, timeout=120)
     assert grader.returncode == 130, output + errors
     assert "Traceback" not in output + errors
     interrupted = [line for line in errors.splitlines() if line.startswith("interrupted:")]
