@@ -238,6 +238,24 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_finishes_the_job(course):
     assert code == 0 and all(r["status"] == "graded" for r in rows.values())
 
 
+def test_sigterm_stops_a_background_grader_like_ctrl_c(course):
+    """`kill <pid>` is how a grader started in the background (which ignores Ctrl-C) is stopped."""
+    root, started = course
+    submit(root, "slow", F.with_cell(F.answered(release(root)), SLOW))
+    grader = start(root, started, "autograde", F.MINI, "--workers", "1", "--timeout", "600")
+    wait_for(lambda: sandboxes_of(grader) and status(root).get("slow", {}).get("status") == "in progress",
+             "the sandbox to start")
+    family = psutil.Process(grader.pid).children(recursive=True)
+    grader.terminate()  # SIGTERM to the grader alone
+    output, errors = finish(grader, timeout=120)
+    assert grader.returncode == 130, output + errors
+    assert "Traceback" not in output + errors
+    assert any(line.startswith("interrupted:") and "again to finish the job" in line for line in errors.splitlines()), errors
+    _, alive = psutil.wait_procs(family, timeout=30)
+    assert not alive
+    assert status(root)["slow"]["status"] == "not graded"
+
+
 def test_a_resubmission_is_not_reported_until_it_is_graded(course):
     root, started = course
     submit(root, "ada", F.answered(release(root)))
