@@ -130,7 +130,12 @@ def show_image_grid(
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
     scale = min(scale, MAX_WIDTH / ncols)
-    label_room = 0.3 if labels is not None else 0.0  # per row: tight_layout alone lets labels overlap the row above
+    texts = [str(label) for label in labels] if labels is not None else []
+    lines = max((t.count("\n") + 1 for t in texts), default=0)
+    widest = max((len(line) for t in texts for line in t.split("\n")), default=0)
+    # a label no wider than its image: a character of DejaVu Sans is at most about 0.62 of the font size
+    fontsize = min(9.0, 72 * 0.95 * scale / (0.62 * widest)) if widest else 9.0
+    label_room = (0.1 + 0.2 * lines * fontsize / 9) if labels is not None else 0.0  # per row: tight_layout alone lets labels overlap the row above
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(scale * ncols, (scale + label_room) * nrows + (0.4 if title else 0)), squeeze=False
     )
@@ -142,7 +147,7 @@ def show_image_grid(
                 image = (image - image.min()) / max(float(image.max() - image.min()), 1e-8)
             ax.imshow(image, cmap=cmap if image.ndim == 2 else None)
             if labels is not None:
-                ax.set_title(str(labels[i]), fontsize=9)
+                ax.set_title(texts[i], fontsize=fontsize)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -70,6 +70,18 @@ def test_image_grid_labels_do_not_overlap_the_row_above():
     plt.close("all")
 
 
+@pytest.mark.parametrize("labels", [[f"asked {d}, read {d}" for d in range(10)], [f"asked {d}\nread {d}" for d in range(10)]])
+def test_image_grid_labels_do_not_run_into_their_neighbours(labels):
+    fig = plot.show_image_grid(np.zeros((10, 1, 28, 28)), labels=labels, ncols=10, title="t")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [ax.title.get_window_extent(renderer) for ax in fig.axes]
+    assert all(left.x1 <= right.x0 for left, right in zip(boxes, boxes[1:])), [(b.x0, b.x1) for b in boxes]
+    upper_row_bottom = fig.axes[0].get_window_extent(renderer).y1
+    assert all(b.y1 <= fig.bbox.y1 for b in boxes) and all(b.y0 >= upper_row_bottom - 1 for b in boxes)
+    plt.close("all")
+
+
 def test_panels_wrap_into_rows_within_the_maximum_width():
     fig, axes = plot.panels(5)
     assert len(axes) == 5 and len(fig.axes) == 5  # the sixth grid cell is removed
