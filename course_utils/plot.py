@@ -135,7 +135,8 @@ def show_image_grid(
     widest = max((len(line) for t in texts for line in t.split("\n")), default=0)
     # a label no wider than its image: a character of DejaVu Sans is at most about 0.62 of the font size
     fontsize = min(9.0, 72 * 0.95 * scale / (0.62 * widest)) if widest else 9.0
-    label_room = (0.1 + 0.2 * lines * fontsize / 9) if labels is not None else 0.0  # per row: tight_layout alone lets labels overlap the row above
+    # per row: tight_layout alone lets labels overlap the row above
+    label_room = (0.1 + 0.2 * lines * fontsize / 9) if labels is not None else 0.0
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(scale * ncols, (scale + label_room) * nrows + (0.4 if title else 0)), squeeze=False
     )

@@ -77,8 +77,8 @@ def test_image_grid_labels_do_not_run_into_their_neighbours(labels):
     renderer = fig.canvas.get_renderer()
     boxes = [ax.title.get_window_extent(renderer) for ax in fig.axes]
     assert all(left.x1 <= right.x0 for left, right in zip(boxes, boxes[1:])), [(b.x0, b.x1) for b in boxes]
-    upper_row_bottom = fig.axes[0].get_window_extent(renderer).y1
-    assert all(b.y1 <= fig.bbox.y1 for b in boxes) and all(b.y0 >= upper_row_bottom - 1 for b in boxes)
+    image_top = fig.axes[0].get_window_extent(renderer).y1
+    assert all(b.y1 <= fig.bbox.y1 for b in boxes) and all(b.y0 >= image_top - 1 for b in boxes)  # above the images, inside the figure
     plt.close("all")
 
 

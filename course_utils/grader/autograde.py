@@ -567,9 +567,9 @@ def _autograde_locked(course, assignment, students, workers, nbgrader_args, stud
         parent, child = context.Pipe()
         process = context.Process(target=_worker_main, daemon=False, args=(
             child, parent, str(course.root), list(nbgrader_args), workers > 1, str(log_dir / f"worker-{len(pool)}.log")))
-        # Ctrl-C held back until the worker is in the pool: one that lands in between would leave a worker
-        # nobody stops, and Python's exit would wait for it forever
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}) if _main_thread() else None
+        # Ctrl-C held back until the worker is in the pool: one that landed in between would leave a running
+        # worker that the clean-up after an interrupt does not know to stop
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}) if _can_hold_signals() else None
         try:
             process.start()
             child.close()
@@ -731,7 +731,8 @@ class GradingInterrupted(KeyboardInterrupt):
         self.results = results
 
 
-def _main_thread() -> bool:
+def _can_hold_signals() -> bool:
+    """Signals can be held back here: the main thread (the one Python delivers them to) on a POSIX system."""
     return threading.current_thread() is threading.main_thread() and hasattr(signal, "pthread_sigmask")
 
 
