@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -43,6 +44,10 @@ def template(tmp_path_factory) -> Path:
 def course(template, tmp_path):
     root = tmp_path / "course"
     shutil.copytree(template, root)
+    # the graders' temporary folder (TMPDIR), to see what they leave behind; short, as the sandboxes' socket
+    # paths must be (pytest's tmp_path is too long for them)
+    tmp = Path(tempfile.mkdtemp(prefix="faults-", dir="/tmp"))
+    (tmp_path / "tmp").symlink_to(tmp)
     started: list[subprocess.Popen] = []
     yield root, started
     for process in started:  # never leave a grader (or its workers and sandboxes) behind
@@ -56,6 +61,7 @@ def course(template, tmp_path):
             except psutil.NoSuchProcess:
                 pass
         psutil.wait_procs(family, timeout=10)
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def submit(root: Path, student: str, nb) -> Path:
@@ -79,7 +85,8 @@ def _as_from_a_terminal() -> None:
 
 def start(root: Path, started: list, *args: str) -> subprocess.Popen:
     process = subprocess.Popen([sys.executable, "-m", "course_utils.grader", *args], cwd=root,
-                               env=F.grader_env(PYTHONFAULTHANDLER="1"),  # SIGABRT prints every thread's stack
+                               env=F.grader_env(PYTHONFAULTHANDLER="1",  # SIGABRT prints every thread's stack
+                                                TMPDIR=str((root.parent / "tmp").resolve())),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                                preexec_fn=_as_from_a_terminal)
     started.append(process)
@@ -110,6 +117,11 @@ def finish(process: subprocess.Popen, timeout: float) -> tuple[str, str]:
     except subprocess.TimeoutExpired:
         output, errors = "", "(nothing more could be read)"
     raise AssertionError(f"no exit within {timeout:g} s: {what}\n{output[-3000:]}\n{errors[-6000:]}")
+
+
+def left_in_tmp(root: Path) -> list[str]:
+    """What the graders started by :func:`start` left in their temporary folder (sandbox folders included)."""
+    return sorted(p.name for p in (root.parent / "tmp").resolve().iterdir())
 
 
 def status(root: Path) -> dict:
@@ -183,6 +195,7 @@ def test_a_killed_worker_is_not_graded_and_never_a_silent_zero(course):
     assert grader.returncode == 1, output + errors
     line = next(line for line in output.splitlines() if line.startswith("not graded") and " slow " in line)
     assert "the grading process died" in line
+    assert left_in_tmp(root) == [], "the killed worker's sandbox folder was left behind"
     code, rows, _ = export_rows(root)
     assert code == 1
     assert rows["slow"]["status"] == "not graded" and rows["slow"]["score"] == "" and "process died" in rows["slow"]["note"]
@@ -218,6 +231,7 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_finishes_the_job(course):
     assert len(interrupted) == 1 and "again to finish the job" in interrupted[0], errors
     _, alive = psutil.wait_procs(family, timeout=30)
     assert not alive
+    assert left_in_tmp(root) == [], "the stopped kernels' sandbox folders were left behind"
     states = {s: r["status"] for s, r in status(root).items()}
     assert states == {"quick": "graded", "slow_a": "not graded", "slow_b": "not graded"}, states
 
@@ -253,6 +267,7 @@ def test_sigterm_stops_a_background_grader_like_ctrl_c(course):
     assert any(line.startswith("interrupted:") and "again to finish the job" in line for line in errors.splitlines()), errors
     _, alive = psutil.wait_procs(family, timeout=30)
     assert not alive
+    assert left_in_tmp(root) == [], "the stopped kernel's sandbox folder was left behind"
     assert status(root)["slow"]["status"] == "not graded"
 
 
@@ -282,11 +297,12 @@ def _free_port() -> int:
 
 
 @pytest.mark.parametrize("url,words", [
-    (f"postgresql://grader@127.0.0.1:{_free_port()}/gradebook", ["cannot reach the database server", "is the server running"]),
+    ("postgresql://grader@127.0.0.1:FREE_PORT/gradebook", ["cannot reach the database server", "is the server running"]),
     ("postgress://grader@localhost/gradebook", ["unknown database type 'postgress'", "postgresql://"]),
     ("not a database url", ["is not a database URL"]),
-])
+])  # FREE_PORT is chosen when the test runs: a test's name must not change between collections (pytest-xdist)
 def test_a_wrong_database_url_is_one_line(template, url, words):
+    url = url.replace("FREE_PORT", str(_free_port()))
     for command in (["autograde", F.MINI], ["feedback", F.MINI], ["export", F.MINI, "--to", "x.csv"]):
         code, output = F.grader(template, "--db-url", url, *command, timeout=120)
         assert code == 2 and "Traceback" not in output, output
@@ -300,3 +316,22 @@ def test_a_wrong_database_url_is_one_line(template, url, words):
 def test_the_postgres_spelling_is_accepted():
     assert normalise_db_url("postgres://grader:pw@db:5432/course") == "postgresql://grader:pw@db:5432/course"
     assert normalise_db_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_a_temporary_folder_too_long_for_the_sandboxes_sockets_is_one_line(template, tmp_path):
+    """Kernels talk to the grader through Unix sockets in their private folders, whose paths Linux limits."""
+    deep = tmp_path / ("long-folder-name-" * 6)
+    deep.mkdir()
+    code, output = F.grader(template, "autograde", F.MINI, env=F.grader_env(TMPDIR=str(deep)), timeout=120)
+    assert code == 2 and "Traceback" not in output, output
+    errors = [line for line in output.splitlines() if line.strip()]
+    assert len(errors) == 1 and "Unix sockets allow 107" in errors[0] and "TMPDIR" in errors[0], output
+
+
+def test_socket_path_limit():
+    from course_utils.grader.sandbox import SANDBOX_FOLDER_NAME, SOCKET_IN_FOLDER, socket_path_problem
+
+    room = 107 - len(f"/{SANDBOX_FOLDER_NAME}/{SOCKET_IN_FOLDER}")
+    assert socket_path_problem("/" + "a" * (room - 1)) is None
+    problem = socket_path_problem("/" + "a" * room)
+    assert problem and "108 bytes" in problem

@@ -44,9 +44,11 @@ import multiprocessing as mp
 import multiprocessing.connection
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -486,6 +488,8 @@ def autograde(course: Course, assignment: str, students: list[str] | None = None
     log_dir.mkdir(parents=True, exist_ok=True)
     sqlite = course.db_url.startswith("sqlite")
     with contextlib.ExitStack() as stack:
+        if sandbox:  # every kernel's private folder inside one folder of this run, removed when the run ends
+            nbgrader_args = _with_run_folder(nbgrader_args, stack)
         if sqlite:  # one run per workspace: two on one SQLite gradebook overwrite each other's work
             lock_path = course.workspace / ".autograde.lock"
             if not stack.enter_context(_file_lock(lock_path, blocking=False)):
@@ -495,6 +499,28 @@ def autograde(course: Course, assignment: str, students: list[str] | None = None
             _write_lock_owner(lock_path)
         return _autograde_locked(course, assignment, students, workers, nbgrader_args, student_timeout, echo, force,
                                  review, names, log_dir, stack, sqlite)
+
+
+def _with_run_folder(nbgrader_args: list[str], stack: contextlib.ExitStack) -> list[str]:
+    """``nbgrader_args`` with the sandboxes' private folders placed in a new folder that ``stack`` removes.
+
+    A kernel removes its own folder when it shuts down, but not when its worker is killed (Ctrl-C, SIGTERM, a
+    student over the time limit, a worker that died); the run's folder goes in every case but SIGKILL of the
+    grader itself. A ``--SandboxedKernelManager.tmp_parent`` given by the caller is where this folder is made.
+    """
+    from course_utils.grader.sandbox import socket_path_problem
+
+    option = "--SandboxedKernelManager.tmp_parent="
+    given = [a[len(option):] for a in nbgrader_args if a.startswith(option)]
+    parent = Path(given[-1] if given else tempfile.gettempdir()).resolve()
+    if problem := socket_path_problem(parent / f"course-grading-{os.getpid()}-xxxxxxxx"):
+        if socket_path_problem(parent):
+            raise GradingError(f"cannot start the sandboxes: {problem}")
+        return nbgrader_args  # room for the kernels' folders only directly in the parent
+    folder = Path(tempfile.mkdtemp(prefix=f"course-grading-{os.getpid()}-", dir=parent))
+    os.chmod(folder, 0o711)  # the sandboxes' users reach their own folders through it
+    stack.callback(shutil.rmtree, folder, ignore_errors=True)
+    return [a for a in nbgrader_args if not a.startswith(option)] + [f"{option}{folder}"]
 
 
 def _lock_owner(path: Path) -> str:

@@ -58,6 +58,22 @@ PASSED_ENV = ("NBGRADER_EXECUTION", "NBGRADER_VALIDATING", "COURSE_FAST", "COURS
 # Files of /etc that programs need to start; the rest of /etc is not visible.
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "passwd", "group", "hosts",
              "mime.types", "alternatives", "fonts", "ssl/openssl.cnf")
+# A kernel's sockets are Unix sockets in its private folder; Linux allows a socket path of 107 bytes.
+SOCKET_PATH_MAX = 107
+SANDBOX_FOLDER_NAME = "course-sandbox-xxxxxxxx"  # what tempfile.mkdtemp makes of the prefix below
+SOCKET_IN_FOLDER = "kernel/ipc-5"  # the longest socket path below a kernel's private folder
+
+
+def socket_path_problem(parent: Path | str) -> str | None:
+    """Why kernels' private folders cannot be made in ``parent`` (their socket paths would be too long), or None."""
+    longest = Path(parent) / SANDBOX_FOLDER_NAME / SOCKET_IN_FOLDER
+    size = len(os.fsencode(str(longest)))
+    if size <= SOCKET_PATH_MAX:
+        return None
+    return (f"the sandboxes' sockets would have paths of {size} bytes (below {parent}); Unix sockets allow "
+            f"{SOCKET_PATH_MAX}. Point TMPDIR at a shorter folder, such as /tmp")
+
+
 SANDBOX_UID_BASE = 200_000  # as root, each kernel runs as its own unprivileged uid: 200000 + a number
 
 # Runs first inside the sandbox: set the limits, drop to an unprivileged user when the sandbox starts as
@@ -268,7 +284,10 @@ class SandboxedKernelManager(AsyncKernelManager):
         if problem:
             raise SandboxUnavailable(f"{problem}; grading refuses to run student code unsandboxed "
                                      "unless asked to (--unsandboxed)")
-        self._sandbox_dir = Path(tempfile.mkdtemp(prefix="course-sandbox-", dir=self.tmp_parent or None)).resolve()
+        parent = Path(self.tmp_parent or tempfile.gettempdir()).resolve()
+        if problem := socket_path_problem(parent):  # zmq's own error would only say "File name too long"
+            raise SandboxUnavailable(problem)
+        self._sandbox_dir = Path(tempfile.mkdtemp(prefix="course-sandbox-", dir=parent))
         os.chmod(self._sandbox_dir, 0o711)
         sockets = self._sandbox_dir / "kernel"
         sockets.mkdir()
