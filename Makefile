@@ -37,7 +37,7 @@ book-cache:
 	mkdir -p _build && echo "$$mode" > $$stamp
 
 ## Run the whole test suite (unit, notebooks, grading round trips, site build), in TEST_JOBS pytest
-## processes (tests that share a costly fixture stay in one: tests/conftest.py, test_group).
+## processes (tests that share a costly fixture stay in one: tests/conftest.py, group_of).
 TEST_JOBS ?= 2
 test: install
 	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadgroup --no-loadscope-reorder

@@ -22,38 +22,52 @@ def data_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("data")
 
 
-# Groups that cost most, in the order `make test` should start them: with two pytest processes
-# (pytest-xdist, `--dist loadgroup`) the suite ends soonest when the long groups start first and the short
-# ones fill in behind them. Measured from `--durations=0` of a full run; a group not named here starts after
-# these, in collection order.
+# `make test` runs in two pytest processes (pytest-xdist). Tests that share a costly fixture must run in one
+# of them, or both would pay for it: the website and every chapter execution (the ``site`` and
+# ``executed_chapters`` session fixtures, used only in BOOK_FILES), one assignment's round trips (``graded`` and
+# ``run_in_process`` compute per assignment), and a file's module fixtures. ``pytest_xdist_make_scheduler``
+# below hands out whole groups; the groups that cost most start first, so the short ones fill in behind them
+# (HEAVY_FIRST, from `--durations=0` of a full run; the others follow in collection order).
+BOOK_FILES = ("tests/test_book.py", "tests/test_notebooks.py", "tests/test_site_browser.py")
+ASSIGNMENT_IDS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir())
 HEAVY_FIRST = ("book", "assignment-a03_cnn_98", "tests/test_grader_bad_inputs.py", "tests/test_bench.py",
                "assignment-a04_augmentation", "assignment-a08_gan", "assignment-a01_neural_net_from_scratch",
                "assignment-a07_vae", "assignment-a06_evaluation_search", "assignment-a09_stackgan",
                "assignment-a02_optimizers", "tests/test_grader_process_faults.py", "tests/test_instructor_guide.py")
 
 
-def test_group(item) -> str:
-    """The tests that must run in one pytest process because they share a costly fixture.
-
-    The website and every chapter execution ("book": the ``site`` and ``executed_chapters`` session fixtures);
-    one assignment's round trips (``graded`` and ``run_in_process`` compute per assignment); otherwise the
-    test's file, whose module fixtures its tests share.
-    """
-    path = item.path.relative_to(ROOT).as_posix()
-    if {"site", "executed_chapters"} & set(item.fixturenames):
+def group_of(nodeid: str) -> str:
+    """The group a test runs in, from its id alone (the controlling pytest process never sees the items)."""
+    path = nodeid.split("::", 1)[0]
+    if path in BOOK_FILES:
         return "book"
-    params = getattr(getattr(item, "callspec", None), "params", {})
-    if path == "tests/test_assignments.py" and "assignment" in params:
-        return f"assignment-{params['assignment']}"
+    if path == "tests/test_assignments.py":
+        for assignment in ASSIGNMENT_IDS:
+            if f"[{assignment}]" in nodeid or f"[{assignment}-" in nodeid:
+                return f"assignment-{assignment}"
     return path
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own schedulers
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class CourseGroups(LoadScopeScheduling):
+        """pytest-xdist's scope scheduling with the course's groups as the scopes."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return CourseGroups(config, log) if config.getvalue("dist") == "loadgroup" else None
+
+
 def pytest_collection_modifyitems(config, items):
-    groups = {item.nodeid: test_group(item) for item in items}
     for item in items:
-        item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
+        if {"site", "executed_chapters"} & set(item.fixturenames) and group_of(item.nodeid) != "book":
+            raise pytest.UsageError(f"{item.nodeid} uses the website or the chapter runs: list its file in "
+                                    "BOOK_FILES (tests/conftest.py), so that one pytest process builds them")
     rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
-    items.sort(key=lambda item: rank.get(groups[item.nodeid], len(rank)))  # stable: collection order otherwise
+    items.sort(key=lambda item: rank.get(group_of(item.nodeid), len(rank)))  # stable: collection order otherwise
 
     if torch.cuda.is_available():
         return
