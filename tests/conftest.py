@@ -48,7 +48,7 @@ def group_of(nodeid: str) -> str:
     return path
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own schedulers
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # before pytest-xdist's own schedulers; unused without it
 def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 
