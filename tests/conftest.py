@@ -14,6 +14,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # for nbtools and the grading harness
 
 from chapter_runs import executed_chapters  # noqa: E402,F401  every chapter executed once per session
 from site_build import site  # noqa: E402,F401  the website, built once for the static and the browser checks
+from nbgrader_harness import discover_assignments  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -27,9 +28,9 @@ def data_root(tmp_path_factory) -> Path:
 # ``executed_chapters`` session fixtures, used only in BOOK_FILES), one assignment's round trips (``graded`` and
 # ``run_in_process`` compute per assignment), and a file's module fixtures. ``pytest_xdist_make_scheduler``
 # below hands out whole groups; the groups that cost most start first, so the short ones fill in behind them
-# (HEAVY_FIRST, from `--durations=0` of a full run; the others follow in collection order).
+# (HEAVY_FIRST, from the slowest tests of a full one-process run; the others follow in collection order).
 BOOK_FILES = ("tests/test_book.py", "tests/test_notebooks.py", "tests/test_site_browser.py")
-ASSIGNMENT_IDS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir())
+ASSIGNMENT_IDS = discover_assignments()
 HEAVY_FIRST = ("book", "assignment-a03_cnn_98", "tests/test_grader_bad_inputs.py", "tests/test_bench.py",
                "assignment-a04_augmentation", "assignment-a08_gan", "assignment-a01_neural_net_from_scratch",
                "assignment-a07_vae", "assignment-a06_evaluation_search", "assignment-a09_stackgan",
